@@ -1,0 +1,126 @@
+"""sRGB transfer functions and luminance, for numpy ``H×W×3`` arrays and torch ``(*, 3, H, W)`` tensors.
+
+Every function keeps the input's type, dtype and device. Numpy arrays carry channels last,
+torch tensors channels first (``(*, 3, H, W)``), as the rest of lhe does.
+
+References:
+    IEC 61966-2-1:1999, Multimedia systems and equipment — Colour measurement and management —
+    Part 2-1: Default RGB colour space — sRGB.
+    ITU-R BT.709-6, Parameter values for the HDTV standards (luminance weights).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["srgb_to_linear", "linear_to_srgb", "luminance", "BT709_LUMA"]
+
+BT709_LUMA = (0.2126, 0.7152, 0.0722)
+
+_SRGB_THRESHOLD_ENCODED = 0.04045
+_SRGB_THRESHOLD_LINEAR = 0.0031308
+
+
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def srgb_to_linear(encoded: Any) -> Any:
+    """Decode sRGB-encoded values to linear light (IEC 61966-2-1 EOTF).
+
+    Args:
+        encoded: sRGB values, nominally in [0, 1]; values outside are extended by odd symmetry
+            so negative inputs stay negative and values above 1 keep growing.
+
+    Returns:
+        Linear values, same type, shape, dtype and device.
+
+    Example:
+        >>> float(srgb_to_linear(np.float32(0.5)))  # doctest: +ELLIPSIS
+        0.2140...
+    """
+    if _is_torch(encoded):
+        import torch
+
+        magnitude = encoded.abs()
+        curve = torch.where(
+            magnitude <= _SRGB_THRESHOLD_ENCODED,
+            magnitude / 12.92,
+            ((magnitude + 0.055) / 1.055) ** 2.4,
+        )
+        return torch.copysign(curve, encoded)
+    encoded = np.asarray(encoded)
+    dtype = np.dtype(encoded.dtype if np.issubdtype(encoded.dtype, np.floating) else np.float32)
+    magnitude = np.abs(encoded).astype(dtype, copy=False)
+    curve = np.where(
+        magnitude <= _SRGB_THRESHOLD_ENCODED,
+        magnitude / dtype.type(12.92),
+        ((magnitude + dtype.type(0.055)) / dtype.type(1.055)) ** dtype.type(2.4),
+    )
+    return np.copysign(curve, encoded).astype(dtype, copy=False)
+
+
+def linear_to_srgb(linear: Any) -> Any:
+    """Encode linear light with the sRGB OETF (inverse of :func:`srgb_to_linear`).
+
+    Args:
+        linear: linear values; not clipped, so HDR values above 1 encode above 1.
+
+    Returns:
+        sRGB-encoded values, same type, shape, dtype and device.
+
+    Example:
+        >>> round(float(linear_to_srgb(np.float32(0.214041))), 4)
+        0.5
+    """
+    if _is_torch(linear):
+        import torch
+
+        magnitude = linear.abs()
+        curve = torch.where(
+            magnitude <= _SRGB_THRESHOLD_LINEAR,
+            magnitude * 12.92,
+            1.055 * magnitude.clamp_min(_SRGB_THRESHOLD_LINEAR) ** (1 / 2.4) - 0.055,
+        )
+        return torch.copysign(curve, linear)
+    linear = np.asarray(linear)
+    dtype = np.dtype(linear.dtype if np.issubdtype(linear.dtype, np.floating) else np.float32)
+    magnitude = np.abs(linear).astype(dtype, copy=False)
+    curve = np.where(
+        magnitude <= _SRGB_THRESHOLD_LINEAR,
+        magnitude * dtype.type(12.92),
+        dtype.type(1.055) * np.maximum(magnitude, dtype.type(_SRGB_THRESHOLD_LINEAR)) ** dtype.type(1 / 2.4)
+        - dtype.type(0.055),
+    )
+    return np.copysign(curve, linear).astype(dtype, copy=False)
+
+
+def luminance(rgb: Any) -> Any:
+    """Relative luminance Y of linear Rec.709/sRGB primaries (BT.709 weights).
+
+    Args:
+        rgb: numpy ``(..., 3)`` channels last, or torch ``(*, 3, H, W)`` channels first.
+
+    Returns:
+        numpy ``(...)`` or torch ``(*, 1, H, W)``, same dtype and device.
+
+    Example:
+        >>> float(luminance(np.ones(3, dtype=np.float32)))  # doctest: +ELLIPSIS
+        1.0...
+    """
+    if _is_torch(rgb):
+        if rgb.ndim < 3 or rgb.shape[-3] != 3:
+            from lhe.errors import ShapeError
+
+            raise ShapeError(f"luminance expects a (*, 3, H, W) tensor, got shape {tuple(rgb.shape)}")
+        weights = rgb.new_tensor(BT709_LUMA).view(3, 1, 1)
+        return (rgb * weights).sum(dim=-3, keepdim=True)
+    rgb = np.asarray(rgb)
+    if rgb.shape[-1] != 3:
+        from lhe.errors import ShapeError
+
+        raise ShapeError(f"luminance expects an (..., 3) array, got shape {rgb.shape}")
+    dtype = rgb.dtype if np.issubdtype(rgb.dtype, np.floating) else np.float32
+    return rgb.astype(dtype, copy=False) @ np.asarray(BT709_LUMA, dtype=dtype)

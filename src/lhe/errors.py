@@ -1,0 +1,25 @@
+"""Typed errors; the CLI maps each to an exit code in one place."""
+
+__all__ = ["LheError", "InputError", "ShapeError", "ModelError", "OutputError"]
+
+
+class LheError(Exception):
+    """Base of every error lhe raises on purpose. ``exit_code`` is what the CLI returns."""
+
+    exit_code = 2
+
+
+class InputError(LheError):
+    """An input file, option or value is missing, unreadable or invalid."""
+
+
+class ShapeError(InputError):
+    """An array or tensor does not have the expected shape."""
+
+
+class ModelError(LheError):
+    """A model name, checkpoint or model card is unknown, corrupt or incompatible."""
+
+
+class OutputError(LheError):
+    """An output cannot be written (exists, would overwrite an input, folder not writable)."""
