@@ -1,0 +1,79 @@
+"""Bilateral-grid slicing kernels: a torch reference and fused backends, picked by device.
+
+``slice_and_apply(grid, guide, image)`` slices a ``(N, 12, D, GH, GW)`` grid of 3×4 affine
+matrices at ``(x, y, guide)`` and applies them to the image; ``guide_slice_and_apply`` also
+computes the HDRNet guide in the same pass. The coordinate convention is documented in
+:mod:`lhe.kernels.reference`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+import torch
+
+from lhe.errors import InputError
+from lhe.kernels.reference import GuideParams, check_slice_inputs
+
+__all__ = ["BACKENDS", "GuideParams", "validate_backend", "resolve_backend", "slice_and_apply", "guide_slice_and_apply"]
+
+# Backend name → module implementing slice_and_apply and guide_slice_and_apply.
+BACKENDS = {
+    "reference": "lhe.kernels.reference",
+}
+
+
+def validate_backend(backend: str) -> str:
+    """Return ``backend`` if it is ``auto`` or a known backend, else raise :class:`InputError`."""
+    if backend != "auto" and backend not in BACKENDS:
+        raise InputError(f"Unknown slicing backend '{backend}'; available: auto, {', '.join(BACKENDS)}")
+    return backend
+
+
+def resolve_backend(backend: str, device: torch.device) -> str:
+    """The backend ``auto`` stands for on ``device``."""
+    validate_backend(backend)
+    if backend != "auto":
+        return backend
+    return "reference"
+
+
+def _module(backend: str, device: torch.device) -> Callable:
+    return importlib.import_module(BACKENDS[resolve_backend(backend, device)])
+
+
+def slice_and_apply(grid: torch.Tensor, guide: torch.Tensor, image: torch.Tensor, backend: str = "auto") -> torch.Tensor:
+    """Slice the grid at ``(x, y, guide)`` and apply each pixel's affine matrix.
+
+    Args:
+        grid: ``(N, 12, D, GH, GW)`` grid of row-major 3×4 affine matrices.
+        guide: ``(N, H, W)`` guide in [0, 1] (or ``(N, 1, H, W)``).
+        image: ``(N, 3, H, W)`` image.
+        backend: ``auto`` (fused kernel for the tensors' device) or one of :data:`BACKENDS`.
+
+    Returns:
+        ``(N, 3, H, W)``; only the ``reference`` backend is differentiable.
+    """
+    if guide.ndim == 4 and guide.shape[1] == 1:
+        guide = guide[:, 0]
+    check_slice_inputs(grid, image, guide)
+    return _module(backend, image.device).slice_and_apply(grid, guide, image)
+
+
+def guide_slice_and_apply(
+    grid: torch.Tensor, image: torch.Tensor, params: GuideParams, backend: str = "auto"
+) -> torch.Tensor:
+    """HDRNet's full-resolution pass: guide map, slice and apply in one call.
+
+    Args:
+        grid: ``(N, 12, D, GH, GW)``.
+        image: ``(N, 3, H, W)`` sRGB in [0, 1].
+        params: guide parameters (:class:`GuideParams`).
+        backend: as in :func:`slice_and_apply`.
+
+    Returns:
+        ``(N, 3, H, W)``.
+    """
+    check_slice_inputs(grid, image)
+    return _module(backend, image.device).guide_slice_and_apply(grid, image, params)
