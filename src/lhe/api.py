@@ -1,0 +1,179 @@
+"""The library surface: what the CLI calls, and what a Python user calls too.
+
+Each function takes and returns :class:`lhe.io.Image` (float32 ``H×W×3`` with a linear/sRGB
+flag); reading and writing files is :mod:`lhe.io`'s job.
+
+Example:
+    >>> from lhe import api, io
+    >>> photo = io.read_image("examples/dark_kitchen.jpg")  # doctest: +SKIP
+    >>> io.write_image(api.enhance(photo), "bright.jpg")    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from lhe.color import linear_to_srgb
+from lhe.errors import InputError, ModelError
+from lhe.io import Image
+
+__all__ = [
+    "enhance",
+    "expand_hdr",
+    "merge_exposures",
+    "tonemap",
+    "resolve_device",
+    "default_model",
+    "CLASSICAL",
+]
+
+CLASSICAL = "classical"
+_LEARNED_DEFAULTS = {"enhance": "bilateral-grid", "expand-hdr": "expandnet"}
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` when a CUDA GPU is usable, else ``cpu``; checks explicit choices."""
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        raise InputError(f"--device must be auto, cpu or cuda, got '{device}'")
+    if device == "cpu":
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda" if device == "auto" else device
+    if device == "auto":
+        return "cpu"
+    raise InputError("--device cuda asked for, but no CUDA GPU is available; use --device cpu")
+
+
+def default_model(task: str) -> str:
+    """The learned default of ``task`` when its checkpoint ships, else the classical method."""
+    from lhe.models.registry import read_card
+
+    learned = _LEARNED_DEFAULTS[task]
+    return learned if read_card(learned) is not None else CLASSICAL
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_model(name: str, weights: str | None, device: str) -> Any:
+    from lhe.models.registry import get_spec, load_model
+
+    return load_model(name, weights, device), get_spec(name)
+
+
+def _load(name: str, task: str, weights: str | Path | None, device: str) -> Any:
+    from lhe.models.registry import available_models
+
+    if name not in available_models(task):
+        valid = ", ".join([CLASSICAL, *available_models(task)])
+        raise ModelError(f"Unknown {task} model '{name}'; available: {valid}")
+    model, _ = _cached_model(name, None if weights is None else str(weights), device)
+    return model
+
+
+def _run(model: Any, pixels: np.ndarray, device: str) -> np.ndarray:
+    import torch
+
+    batch = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None].to(device)
+    with torch.inference_mode():
+        infer = getattr(model, "infer", model)
+        result = infer(batch)
+    return result[0].permute(1, 2, 0).float().cpu().numpy()
+
+
+def _display(image: Image) -> np.ndarray:
+    """sRGB pixels in [0, 1]; a linear image (RAW) is encoded first."""
+    pixels = linear_to_srgb(np.clip(image.pixels, 0.0, 1.0)) if image.linear else image.pixels
+    return np.clip(pixels, 0.0, 1.0)
+
+
+def enhance(
+    image: Image,
+    *,
+    model: str | None = None,
+    strength: float = 1.0,
+    device: str = "auto",
+    weights: str | Path | None = None,
+) -> Image:
+    """Low-light enhancement of one photograph.
+
+    Args:
+        image: the photograph (sRGB, or linear from a RAW file).
+        model: ``bilateral-grid`` (default when shipped), ``band-recursive`` (noisy, very
+            dark photos) or ``classical`` (adaptive gamma, no learned model).
+        strength: 0..1 blend between the input (0) and the enhanced result (1), in sRGB.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        weights: a checkpoint to use instead of the shipped one.
+
+    Returns:
+        A display-referred sRGB image with the input's metadata.
+    """
+    if not 0.0 <= strength <= 1.0:
+        raise InputError(f"--strength must be between 0 and 1, got {strength}")
+    name = model or default_model("enhance")
+    source = _display(image)
+    if name == CLASSICAL:
+        from lhe.classical import enhance_adaptive_gamma
+
+        result = enhance_adaptive_gamma(source)
+    else:
+        device = resolve_device(device)
+        result = np.clip(_run(_load(name, "enhance", weights, device), source, device), 0.0, 1.0)
+    if strength < 1.0:
+        result = source + np.float32(strength) * (result - source)
+    return image.with_pixels(result, linear=False)
+
+
+def expand_hdr(
+    image: Image,
+    *,
+    model: str | None = None,
+    device: str = "auto",
+    weights: str | Path | None = None,
+) -> Image:
+    """Single-image LDR → HDR: a linear radiance image from one 8-bit photograph.
+
+    The output is scene-linear with the input's mid-tones at ``srgb_to_linear(input)`` (so
+    diffuse white ≈ 1.0) and recovered highlights above 1; the convention is written into
+    the EXR header as ``lheScale``.
+
+    Args:
+        image: an sRGB photograph.
+        model: ``expandnet`` (default when shipped), ``hdrunet`` or ``classical``
+            (inverse sRGB with a highlight boost).
+        device: ``auto``, ``cpu`` or ``cuda``.
+        weights: our safetensors checkpoint or the ExpandNet authors' ``.pth``.
+    """
+    if image.linear:
+        raise InputError(f"{image.meta.source or 'input'}: is already linear HDR; expand-hdr takes an 8/16-bit photograph")
+    name = model or default_model("expand-hdr")
+    if name == CLASSICAL:
+        from lhe.classical import expand_inverse_srgb
+
+        result = expand_inverse_srgb(image.pixels)
+    else:
+        device = resolve_device(device)
+        result = _run(_load(name, "expand-hdr", weights, device), np.clip(image.pixels, 0.0, 1.0), device)
+    hdr = image.with_pixels(np.maximum(result, 0.0), linear=True)
+    hdr.meta.attributes = {**hdr.meta.attributes, "lheScale": "linear; diffuse white of the input = 1.0", "lheModel": name}
+    return hdr
+
+
+def merge_exposures(images: Sequence[Image], **options: Any) -> Image:
+    """Merge a bracketed set into one linear HDR image (see :func:`lhe.hdr.merge_exposures`)."""
+    from lhe import hdr
+
+    return hdr.merge_images(list(images), **options)
+
+
+def tonemap(image: Image, **options: Any) -> Image:
+    """HDR → display sRGB with a tone-mapping operator (see :func:`lhe.hdr.tonemap`)."""
+    from lhe import hdr
+
+    if not image.linear:
+        raise InputError(f"{image.meta.source or 'input'}: is not an HDR image; tonemap takes EXR, .hdr or float TIFF")
+    return image.with_pixels(hdr.tonemap(image.pixels, **options), linear=False)

@@ -1,0 +1,269 @@
+"""The ``lhe`` command line: thin Typer commands over :mod:`lhe.api`, :mod:`lhe.io` and :mod:`lhe.batch`.
+
+No image maths here. Every :class:`lhe.errors.LheError` becomes one line on stderr and an exit
+code in :func:`_guarded` (2 usage/bad input, 1 partial batch failure).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from lhe.errors import InputError, LheError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="lhe",
+    help=(
+        "Low-light and HDR photo enhancement.\n\n"
+        "Example: brighten a dark photo, then a whole shoot into a folder:\n\n"
+        "  lhe enhance examples/dark_kitchen.jpg -o bright.jpg\n\n"
+        "  lhe enhance 'shoot/*.jpg' -o out/"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+models_app = typer.Typer(help="List the shipped models, or import an official checkpoint.", no_args_is_help=False)
+app.add_typer(models_app, name="models")
+
+# Options shared by the image commands.
+Inputs = Annotated[list[str], typer.Argument(help="Image files, folders, quoted glob patterns ('shoot/**/*.NEF'), or - for stdin.", show_default=False)]
+Output = Annotated[Optional[str], typer.Option("-o", "--output", help="Output file, folder (ends with /), or - for stdout. Default: NAME_<suffix>.<ext> next to each input.")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
+JsonLines = Annotated[bool, typer.Option("--json", help="Print one JSON record per output on stdout.")]
+Recursive = Annotated[bool, typer.Option("--recursive", "-r", help="Descend into subfolders of folder inputs.")]
+Workers = Annotated[int, typer.Option("--workers", "-j", min=1, help="Images processed in parallel (CPU).")]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
+MaxPixels = Annotated[int, typer.Option("--max-pixels", min=1, help="Refuse images larger than this many pixels.")]
+Format = Annotated[Optional[str], typer.Option("--format", "-f", help="Output format: jpeg png tiff webp heif exr hdr (needed for -o -).")]
+Quality = Annotated[int, typer.Option("--quality", min=1, max=100, help="JPEG/WebP/HEIF quality.")]
+BitDepth = Annotated[Optional[int], typer.Option("--bit-depth", help="8 or 16 for PNG/TIFF (default: the input's).")]
+Float32 = Annotated[bool, typer.Option("--float32", help="Write EXR (or TIFF) as float32 instead of half.")]
+
+
+def _guarded(command: Callable) -> Callable:
+    """Map lhe's errors to one stderr line and an exit code; LHE_DEBUG=1 keeps the traceback."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except LheError as exc:
+            if os.environ.get("LHE_DEBUG"):
+                raise
+            typer.echo(f"lhe: error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("lhe: interrupted", err=True)
+            raise typer.Exit(130) from None
+
+    return run
+
+
+def _finish(summary: Any) -> None:
+    if summary.exit_code:
+        raise typer.Exit(summary.exit_code)
+
+
+def _check_stdout_options(output: Optional[str], json_lines: bool) -> None:
+    if output == "-" and json_lines:
+        raise InputError("--json and '-o -' both write to stdout; drop one of them")
+
+
+@app.command(
+    help=(
+        "Brighten dark photos (learned bilateral-grid model by default).\n\n"
+        "Example: lhe enhance dark.jpg -o bright.jpg\n\n"
+        "Example: lhe enhance 'shoot/*.NEF' --model band-recursive -o out/ --workers 2\n\n"
+        "Example: cat dark.jpg | lhe enhance - -o - --format png > bright.png"
+    )
+)
+@_guarded
+def enhance(
+    inputs: Inputs,
+    output: Output = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="bilateral-grid, band-recursive or classical (default: the shipped default).")] = None,
+    weights: Annotated[Optional[Path], typer.Option("--weights", help="A checkpoint to use instead of the shipped one.")] = None,
+    strength: Annotated[float, typer.Option("--strength", min=0.0, max=1.0, help="Blend with the input: 0 = input, 1 = full effect.")] = 1.0,
+    device: Device = "auto",
+    format: Format = None,
+    quality: Quality = 95,
+    bit_depth: BitDepth = None,
+    overwrite: Overwrite = False,
+    recursive: Recursive = False,
+    workers: Workers = 1,
+    max_pixels: MaxPixels = 300_000_000,
+    quiet: Quiet = False,
+    json_lines: JsonLines = False,
+) -> None:
+    from lhe import commands
+
+    _check_stdout_options(output, json_lines)
+    _finish(commands.run_enhance(
+        inputs, output, model=model, weights=weights, strength=strength, device=device, format=format,
+        quality=quality, bit_depth=bit_depth, overwrite=overwrite, recursive=recursive, workers=workers,
+        max_pixels=max_pixels, quiet=quiet, json_lines=json_lines,
+    ))
+
+
+@app.command(
+    "expand-hdr",
+    help=(
+        "Recover a linear HDR image from one 8-bit photo (ExpandNet by default).\n\n"
+        "Example: lhe expand-hdr photo.jpg -o photo.exr\n\n"
+        "Example: lhe expand-hdr photo.jpg --weights expandnet_authors.pth -o photo.exr"
+    ),
+)
+@_guarded
+def expand_hdr(
+    inputs: Inputs,
+    output: Output = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="expandnet, hdrunet or classical.")] = None,
+    weights: Annotated[Optional[Path], typer.Option("--weights", help="Our safetensors checkpoint or the ExpandNet authors' .pth file.")] = None,
+    device: Device = "auto",
+    format: Annotated[Optional[str], typer.Option("--format", "-f", help="exr (default), hdr or tiff.")] = None,
+    float32: Float32 = False,
+    overwrite: Overwrite = False,
+    recursive: Recursive = False,
+    workers: Workers = 1,
+    max_pixels: MaxPixels = 300_000_000,
+    quiet: Quiet = False,
+    json_lines: JsonLines = False,
+) -> None:
+    from lhe import commands
+
+    _check_stdout_options(output, json_lines)
+    _finish(commands.run_expand_hdr(
+        inputs, output, model=model, weights=weights, device=device, format=format, float32=float32,
+        overwrite=overwrite, recursive=recursive, workers=workers, max_pixels=max_pixels, quiet=quiet,
+        json_lines=json_lines,
+    ))
+
+
+@app.command(
+    "merge-exposures",
+    help=(
+        "Merge bracketed exposures (JPEG, TIFF, PNG or RAW) into one linear HDR image.\n\n"
+        "Example: lhe merge-exposures a.jpg b.jpg c.jpg -o scene.exr\n\n"
+        "Example: lhe merge-exposures 'shoot/*.NEF' --group 3 -o hdr/\n\n"
+        "Example: lhe merge-exposures dark.png mid.png bright.png --exposures -2,0,2 --fuse -o fused.jpg"
+    ),
+)
+@_guarded
+def merge_exposures(
+    inputs: Inputs,
+    output: Output = None,
+    times: Annotated[Optional[str], typer.Option("--times", help="Exposure times in input order, e.g. 1/60,1/15,1/4 (when EXIF has none).")] = None,
+    exposures: Annotated[Optional[str], typer.Option("--exposures", help="Exposure values in EV in input order, e.g. -2,0,2.")] = None,
+    response: Annotated[str, typer.Option("--response", help="auto (calibrate from the stack), srgb, linear, or a saved response FILE.")] = "auto",
+    save_response: Annotated[Optional[Path], typer.Option("--save-response", help="Write the recovered response curve to this file.")] = None,
+    align: Annotated[bool, typer.Option("--align/--no-align", help="Align hand-held brackets.")] = True,
+    deghost: Annotated[bool, typer.Option("--deghost/--no-deghost", help="Take moving objects from the reference frame.")] = True,
+    reference: Annotated[Optional[int], typer.Option("--reference", help="Reference frame index, 0-based (default: the middle exposure).")] = None,
+    group: Annotated[Optional[int], typer.Option("--group", min=2, help="Every N consecutive files form one bracket.")] = None,
+    group_gap: Annotated[Optional[float], typer.Option("--group-gap", help="Start a new bracket when capture times are more than this many seconds apart.")] = None,
+    fuse: Annotated[bool, typer.Option("--fuse", help="Write an exposure-fused LDR picture (Mertens) instead of HDR.")] = False,
+    format: Format = None,
+    float32: Float32 = False,
+    overwrite: Overwrite = False,
+    recursive: Recursive = False,
+    workers: Workers = 1,
+    max_pixels: MaxPixels = 300_000_000,
+    quiet: Quiet = False,
+    json_lines: JsonLines = False,
+) -> None:
+    from lhe import commands
+
+    _check_stdout_options(output, json_lines)
+    if times and exposures:
+        raise InputError("give either --times or --exposures, not both")
+    if group and group_gap is not None:
+        raise InputError("give either --group or --group-gap, not both")
+    _finish(commands.run_merge(
+        inputs, output, times=times, exposures=exposures, response=response, save_response=save_response,
+        align=align, deghost=deghost, reference=reference, group=group, group_gap=group_gap, fuse=fuse,
+        format=format, float32=float32, overwrite=overwrite, recursive=recursive, workers=workers,
+        max_pixels=max_pixels, quiet=quiet, json_lines=json_lines,
+    ))
+
+
+@app.command(
+    help=(
+        "Tone-map HDR images (EXR, .hdr, float TIFF) to displayable pictures.\n\n"
+        "Example: lhe tonemap scene.exr -o scene.jpg\n\n"
+        "Example: lhe tonemap 'hdr/*.exr' --method local --saturation 1.1 -o jpg/"
+    )
+)
+@_guarded
+def tonemap(
+    inputs: Inputs,
+    output: Output = None,
+    method: Annotated[str, typer.Option("--method", help="reinhard, drago, local, mu-law or gamma.")] = "local",
+    exposure: Annotated[float, typer.Option("--exposure", help="Exposure correction in stops before mapping.")] = 0.0,
+    saturation: Annotated[float, typer.Option("--saturation", min=0.0, help="Colour saturation (1 = unchanged).")] = 1.0,
+    gamma: Annotated[Optional[float], typer.Option("--gamma", min=0.1, help="Display gamma instead of the sRGB curve.")] = None,
+    format: Format = None,
+    quality: Quality = 95,
+    bit_depth: BitDepth = None,
+    overwrite: Overwrite = False,
+    recursive: Recursive = False,
+    workers: Workers = 1,
+    max_pixels: MaxPixels = 300_000_000,
+    quiet: Quiet = False,
+    json_lines: JsonLines = False,
+) -> None:
+    from lhe import commands
+
+    _check_stdout_options(output, json_lines)
+    _finish(commands.run_tonemap(
+        inputs, output, method=method, exposure=exposure, saturation=saturation, gamma=gamma, format=format,
+        quality=quality, bit_depth=bit_depth, overwrite=overwrite, recursive=recursive, workers=workers,
+        max_pixels=max_pixels, quiet=quiet, json_lines=json_lines,
+    ))
+
+
+@models_app.callback(invoke_without_command=True, help="List the shipped models with their model cards.\n\nExample: lhe models")
+@_guarded
+def models(ctx: typer.Context, json_lines: JsonLines = False) -> None:
+    if ctx.invoked_subcommand is not None:
+        return
+    from lhe import commands
+
+    commands.list_models(json_lines=json_lines)
+
+
+@models_app.command(
+    "import",
+    help=(
+        "Convert an official checkpoint (the ExpandNet authors' weights.pth) to lhe's safetensors format.\n\n"
+        "Example: lhe models import weights.pth -o expandnet-official.safetensors"
+    ),
+)
+@_guarded
+def models_import(
+    checkpoint: Annotated[Path, typer.Argument(help="The official .pth file.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The .safetensors file to write (a .json model card goes beside it).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Which architecture the checkpoint is for.")] = "expandnet",
+    overwrite: Overwrite = False,
+) -> None:
+    from lhe import commands
+
+    commands.import_checkpoint(checkpoint, output, model=model, overwrite=overwrite)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="lhe")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""EXIF reading: orientation, exposure time, f-number, ISO, capture time."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+from PIL import Image as PILImage
+from PIL import ImageOps
+
+from lhe.io.image import Metadata
+
+__all__ = ["read_pil_metadata", "apply_orientation", "ORIENTATION_TAG"]
+
+ORIENTATION_TAG = 0x0112
+_EXIF_IFD = 0x8769
+_EXPOSURE_TIME = 0x829A
+_F_NUMBER = 0x829D
+_ISO = 0x8827
+_DATETIME_ORIGINAL = 0x9003
+_DATETIME = 0x0132
+
+
+def _as_float(value: Any) -> float | None:
+    if isinstance(value, (tuple, list)):
+        value = value[0] if value else None
+    if value is None:
+        return None
+    try:
+        number = float(Fraction(str(value))) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return number if number > 0 else None
+
+
+def read_pil_metadata(image: PILImage.Image, fmt: str) -> Metadata:
+    """EXIF, ICC and exposure fields of an opened Pillow image; EXIF orientation reset to 1
+    because lhe applies it to the pixels on read."""
+    exif = image.getexif()
+    exif_ifd = exif.get_ifd(_EXIF_IFD) if exif else {}
+    meta = Metadata(format=fmt, icc=image.info.get("icc_profile") or None)
+    meta.exposure_time = _as_float(exif_ifd.get(_EXPOSURE_TIME))
+    meta.f_number = _as_float(exif_ifd.get(_F_NUMBER))
+    meta.iso = _as_float(exif_ifd.get(_ISO))
+    meta.capture_time = exif_ifd.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
+    if exif:
+        if exif.get(ORIENTATION_TAG, 1) != 1:
+            exif[ORIENTATION_TAG] = 1
+        meta.exif = exif.tobytes()
+    return meta
+
+
+def apply_orientation(image: PILImage.Image) -> PILImage.Image:
+    """Rotate/flip pixels as the EXIF orientation tag says."""
+    if image.getexif().get(ORIENTATION_TAG, 1) == 1:
+        return image
+    return ImageOps.exif_transpose(image)

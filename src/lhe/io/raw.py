@@ -1,0 +1,50 @@
+"""Camera RAW decoding through rawpy (LibRaw): linear, camera white balance, 16-bit."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from lhe.errors import InputError
+from lhe.io.image import Image, Metadata
+
+__all__ = ["read_raw"]
+
+
+def read_raw(source: Path | bytes, name: str, max_pixels: int) -> Image:
+    """Demosaic a RAW file to linear sRGB-primaries samples (uint16) with the camera's white
+    balance, no auto-brightening and no tone curve, so exposures stay comparable for merging."""
+    import rawpy
+
+    try:
+        raw = rawpy.imread(io.BytesIO(source) if isinstance(source, bytes) else str(source))
+    except (rawpy.LibRawError, OSError, ValueError) as exc:
+        raise InputError(f"{name}: not a readable RAW file ({type(exc).__name__}: {exc})") from exc
+    with raw:
+        sizes = raw.sizes
+        if sizes.width * sizes.height > max_pixels:
+            raise InputError(
+                f"{name}: {sizes.width}×{sizes.height} exceeds --max-pixels {max_pixels:,}; raise the limit to read it"
+            )
+        try:
+            samples = raw.postprocess(
+                gamma=(1, 1),
+                no_auto_bright=True,
+                use_camera_wb=True,
+                output_bps=16,
+                output_color=rawpy.ColorSpace.sRGB,
+                user_flip=None,
+            )
+        except (rawpy.LibRawError, ValueError) as exc:
+            raise InputError(f"{name}: cannot decode RAW data ({exc})") from exc
+        other = raw.other
+        meta = Metadata(
+            format="raw",
+            bit_depth=16,
+            exposure_time=float(other.shutter) if other.shutter > 0 else None,
+            f_number=float(other.aperture) if other.aperture > 0 else None,
+            iso=float(other.iso_speed) if other.iso_speed > 0 else None,
+        )
+    return Image(linear=True, meta=meta, samples=np.ascontiguousarray(samples))
