@@ -106,6 +106,7 @@ def read_ldr(source: Path | bytes, fmt: str, name: str, max_pixels: int) -> Imag
     try:
         with PILImage.open(io.BytesIO(source) if isinstance(source, bytes) else source) as pil:
             _check_size(pil.width, pil.height, name, max_pixels)
+            pil.load()  # PNG's eXIf chunk may follow the pixel data
             meta = read_pil_metadata(pil, fmt)
             if fmt == "png" and _png_bit_depth(source) == 16 and pil.mode not in ("I;16", "I;16B", "I;16L"):
                 import imagecodecs
@@ -113,7 +114,6 @@ def read_ldr(source: Path | bytes, fmt: str, name: str, max_pixels: int) -> Imag
                 data = source if isinstance(source, bytes) else Path(source).read_bytes()
                 orientation = pil.getexif().get(ORIENTATION_TAG, 1)
                 return _image_from_array(orient_array(imagecodecs.png_decode(data), orientation), meta)
-            pil.load()
             return _image_from_array(_to_rgb_array(apply_orientation(pil)), meta)
     except InputError:
         raise
@@ -192,7 +192,7 @@ def write_ldr(image: Image, path: Path, fmt: str, *, bit_depth: int, quality: in
     elif fmt == "png":
         pil.save(path, "PNG", compress_level=6, **options)
     elif fmt == "tiff":
-        pil.save(path, "TIFF", compression="tiff_deflate", **options)
+        pil.save(path, "TIFF", **options)  # uncompressed: libtiff compression drops the EXIF IFD
     elif fmt == "webp":
         pil.save(path, "WEBP", quality=quality, method=4, **options)
     elif fmt == "heif":

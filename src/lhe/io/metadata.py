@@ -45,6 +45,8 @@ def read_pil_metadata(image: PILImage.Image, fmt: str) -> Metadata:
     meta.capture_time = exif_ifd.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
     if exif:
         if exif.get(ORIENTATION_TAG, 1) != 1:
+            exif = PILImage.Exif()  # a copy: the image's own Exif must keep its orientation
+            exif.load(image.getexif().tobytes())
             exif[ORIENTATION_TAG] = 1
         meta.exif = exif.tobytes()
     return meta

@@ -43,8 +43,9 @@ def read_raw(source: Path | bytes, name: str, max_pixels: int) -> Image:
         meta = Metadata(
             format="raw",
             bit_depth=16,
-            exposure_time=float(other.shutter) if other.shutter > 0 else None,
+            exposure_time=float(other.shutter_speed) if other.shutter_speed > 0 else None,
             f_number=float(other.aperture) if other.aperture > 0 else None,
             iso=float(other.iso_speed) if other.iso_speed > 0 else None,
+            capture_time=other.timestamp.strftime("%Y:%m:%d %H:%M:%S") if other.timestamp.year > 1970 else None,
         )
     return Image(linear=True, meta=meta, samples=np.ascontiguousarray(samples))
