@@ -18,6 +18,7 @@ from PIL import Image as PILImage
 from lhe.color import linear_to_srgb, srgb_to_linear
 from lhe.errors import InputError
 from lhe.io.image import Image, Metadata
+from lhe.io.jpeg import decode_jpeg, encode_jpeg
 from lhe.io.metadata import ORIENTATION_TAG, apply_orientation, read_pil_metadata
 from lhe.io.orientation import orient_array
 
@@ -103,17 +104,23 @@ def read_ldr(source: Path | bytes, fmt: str, name: str, max_pixels: int) -> Imag
         return _read_tiff(source, name, max_pixels)
     if fmt == "heif":
         _enable_heif()
+    data = source if isinstance(source, bytes) else None
     try:
         with PILImage.open(io.BytesIO(source) if isinstance(source, bytes) else source) as pil:
             _check_size(pil.width, pil.height, name, max_pixels)
-            pil.load()  # PNG's eXIf chunk may follow the pixel data
-            meta = read_pil_metadata(pil, fmt)
+            orientation = pil.getexif().get(ORIENTATION_TAG, 1)
+            if fmt == "jpeg" and pil.mode in ("RGB", "L"):
+                meta = read_pil_metadata(pil, fmt)
+                data = data if data is not None else Path(source).read_bytes()
+                return _image_from_array(orient_array(decode_jpeg(data, name), orientation), meta)
             if fmt == "png" and _png_bit_depth(source) == 16 and pil.mode not in ("I;16", "I;16B", "I;16L"):
                 import imagecodecs
 
-                data = source if isinstance(source, bytes) else Path(source).read_bytes()
-                orientation = pil.getexif().get(ORIENTATION_TAG, 1)
+                meta = read_pil_metadata(pil, fmt)
+                data = data if data is not None else Path(source).read_bytes()
                 return _image_from_array(orient_array(imagecodecs.png_decode(data), orientation), meta)
+            pil.load()  # PNG's eXIf chunk may follow the pixel data
+            meta = read_pil_metadata(pil, fmt)
             return _image_from_array(_to_rgb_array(apply_orientation(pil)), meta)
     except InputError:
         raise
@@ -181,15 +188,16 @@ def write_ldr(image: Image, path: Path, fmt: str, *, bit_depth: int, quality: in
             extratags = [(_TIFF_ICC_TAG, "B", len(meta.icc), meta.icc, True)] if meta.icc else []
             tifffile.imwrite(path, samples, photometric="rgb", compression="zlib", extratags=extratags)
         return
+    if fmt == "jpeg":
+        path.write_bytes(encode_jpeg(quantize(image, np.uint8), quality, exif=meta.exif, icc=meta.icc))
+        return
     pil = PILImage.fromarray(quantize(image, np.uint8), "RGB")
     options: dict = {}
     if meta.exif:
         options["exif"] = meta.exif
     if meta.icc:
         options["icc_profile"] = meta.icc
-    if fmt == "jpeg":
-        pil.save(path, "JPEG", quality=quality, **options)
-    elif fmt == "png":
+    if fmt == "png":
         pil.save(path, "PNG", compress_level=6, **options)
     elif fmt == "tiff":
         pil.save(path, "TIFF", **options)  # uncompressed: libtiff compression drops the EXIF IFD
