@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -75,13 +75,13 @@ def _load(name: str, task: str, weights: str | Path | None, device: str) -> Any:
     return model
 
 
-def _run(model: Any, pixels: np.ndarray, device: str) -> np.ndarray:
+def _run(run: Callable[[Any], Any], pixels: np.ndarray, device: str) -> np.ndarray:
+    """``run`` on ``pixels`` as a ``(1, 3, H, W)`` tensor on ``device``, back to ``H×W×3``."""
     import torch
 
     batch = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None].to(device)
     with torch.inference_mode():
-        infer = getattr(model, "infer", model)
-        result = infer(batch)
+        result = run(batch)
     return result[0].permute(1, 2, 0).float().cpu().numpy()
 
 
@@ -122,7 +122,9 @@ def enhance(
         result = enhance_adaptive_gamma(source)
     else:
         device = resolve_device(device)
-        result = np.clip(_run(_load(name, "enhance", weights, device), source, device), 0.0, 1.0)
+        network = _load(name, "enhance", weights, device)
+        # Full-resolution inference with bounded memory where the model offers it (tiling).
+        result = np.clip(_run(getattr(network, "infer", network), source, device), 0.0, 1.0)
     if strength < 1.0:
         result = source + np.float32(strength) * (result - source)
     return image.with_pixels(result, linear=False)
@@ -137,9 +139,9 @@ def expand_hdr(
 ) -> Image:
     """Single-image LDR → HDR: a linear radiance image from one 8-bit photograph.
 
-    The output is scene-linear with the input's mid-tones at ``srgb_to_linear(input)`` (so
-    diffuse white ≈ 1.0) and recovered highlights above 1; the convention is written into
-    the EXR header as ``lheScale``.
+    The output is scene-linear, scaled so that well-exposed input pixels keep
+    ``srgb_to_linear(input)`` (display white = 1.0, recovered highlights above 1); see
+    :mod:`lhe.models.hdr_scale`. The convention is written into the EXR header as ``lheScale``.
 
     Args:
         image: an sRGB photograph.
@@ -156,10 +158,15 @@ def expand_hdr(
 
         result = expand_inverse_srgb(image.pixels)
     else:
+        from lhe.models.hdr_scale import expand_hdr as expand_in_scale
+
         device = resolve_device(device)
-        result = _run(_load(name, "expand-hdr", weights, device), np.clip(image.pixels, 0.0, 1.0), device)
+        network = _load(name, "expand-hdr", weights, device)
+        result = _run(lambda batch: expand_in_scale(network, batch), np.clip(image.pixels, 0.0, 1.0), device)
     hdr = image.with_pixels(np.maximum(result, 0.0), linear=True)
-    hdr.meta.attributes = {**hdr.meta.attributes, "lheScale": "linear; diffuse white of the input = 1.0", "lheModel": name}
+    from lhe.models.hdr_scale import HDR_SCALE_CONVENTION
+
+    hdr.meta.attributes = {**hdr.meta.attributes, "lheScale": HDR_SCALE_CONVENTION, "lheModel": name}
     return hdr
 
 
