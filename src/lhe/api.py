@@ -170,17 +170,98 @@ def expand_hdr(
     return hdr
 
 
-def merge_exposures(images: Sequence[Image], **options: Any) -> Image:
-    """Merge a bracketed set into one linear HDR image (see :func:`lhe.hdr.merge_exposures`)."""
-    from lhe import hdr
+def merge_exposures(
+    images: Sequence[Image],
+    *,
+    times: str | Sequence[float] | None = None,
+    exposures: str | Sequence[float] | None = None,
+    response: str | Path = "auto",
+    save_response: str | Path | None = None,
+    align: bool = True,
+    deghost: bool = True,
+    reference: int | None = None,
+    fuse: bool = False,
+) -> Image:
+    """Merge a bracketed set into one linear HDR image (or fuse it into an LDR picture).
 
-    return hdr.merge_images(list(images), **options)
+    Args:
+        images: 2–9 exposures of one scene, any order: 8/16-bit photos (through a camera
+            response) or RAW/linear frames (response ``linear`` is then implied).
+        times: exposure times in seconds per frame (``"1/60,1/15,1/4"`` or numbers), when
+            the files carry no EXIF exposure data.
+        exposures: exposure values in EV per frame (``"-2,0,2"`` or numbers).
+        response: ``auto`` (Debevec–Malik calibration from the stack), ``srgb``, ``linear``,
+            or a response file saved with ``save_response``.
+        save_response: write the recovered response curve here.
+        align: undo hand-held translation between frames.
+        deghost: take moving objects from the reference frame.
+        reference: index of the reference frame (default: the middle exposure).
+        fuse: Mertens exposure fusion to a display picture instead of an HDR merge.
+
+    Returns:
+        A linear HDR :class:`Image` in the reference frame's radiance units (1.0 = the
+        reference frame's clipping level) with the reference's exposure metadata; with
+        ``fuse``, a display-referred sRGB image.
+    """
+    from lhe.hdr import exposure as exposure_tools
+    from lhe.hdr.merge import fuse_exposures_Mertens2007
+    from lhe.hdr.merge import merge_exposures as merge
+    from lhe.hdr.response import save_response as write_response
+
+    frames = list(images)
+    if len({img.linear for img in frames}) > 1:
+        raise InputError("a bracket mixes RAW/linear frames with 8/16-bit photos; merge one kind at a time")
+    if len({(img.height, img.width) for img in frames}) > 1:
+        sizes = ", ".join(f"{img.width}×{img.height}" for img in frames)
+        raise InputError(f"bracket frames differ in size ({sizes}); all exposures must have the same size")
+    names = [str(img.meta.source or f"frame {i}") for i, img in enumerate(frames)]
+    metadata = [
+        exposure_tools.relative_exposure(img.meta.exposure_time, img.meta.f_number, img.meta.iso)
+        if img.meta.exposure_time else None
+        for img in frames
+    ]
+    relative = exposure_tools.resolve_exposures(
+        len(frames),
+        metadata=metadata,
+        times=exposure_tools.parse_times(times) if isinstance(times, str) else times,
+        exposures=exposure_tools.parse_exposures(exposures) if isinstance(exposures, str) else exposures,
+        names=names,
+    )
+    pixels = [_bracket_pixels(img) for img in frames]
+    if reference is not None and not 0 <= reference < len(frames):
+        raise InputError(f"--reference {reference} is not a frame index (0..{len(frames) - 1})")
+    ref = reference if reference is not None else exposure_tools.default_reference(relative)
+    if fuse:
+        if frames[0].linear:
+            pixels = [linear_to_srgb(np.clip(p, 0.0, 1.0)) for p in pixels]
+        fused = fuse_exposures_Mertens2007(pixels, align=align, reference=ref, exposures=relative)
+        return frames[ref].with_pixels(fused, linear=False)
+    if frames[0].linear:
+        response = "linear"
+    hdr, info = merge(
+        pixels, relative, response=str(response) if isinstance(response, Path) else response,
+        align=align, deghost=deghost, reference=ref, return_info=True,
+    )
+    if save_response is not None:
+        write_response(info.response, save_response, method=str(response))
+    merged = frames[ref].with_pixels(hdr, linear=True)
+    merged.meta.attributes = {**merged.meta.attributes, "lheMergedFrames": len(frames), "lheReferenceFrame": ref}
+    return merged
+
+
+def _bracket_pixels(image: Image) -> np.ndarray:
+    """Integer samples when the decoder kept them (the merge works on code values), else floats."""
+    for dtype in (np.uint8, np.uint16):
+        samples = image.samples(dtype)
+        if samples is not None:
+            return samples
+    return image.pixels
 
 
 def tonemap(image: Image, **options: Any) -> Image:
     """HDR → display sRGB with a tone-mapping operator (see :func:`lhe.hdr.tonemap`)."""
-    from lhe import hdr
+    from lhe.hdr.tonemap import tonemap as tonemap_pixels
 
     if not image.linear:
         raise InputError(f"{image.meta.source or 'input'}: is not an HDR image; tonemap takes EXR, .hdr or float TIFF")
-    return image.with_pixels(hdr.tonemap(image.pixels, **options), linear=False)
+    return image.with_pixels(tonemap_pixels(image.pixels, **options), linear=False)
