@@ -196,19 +196,29 @@ def list_models(*, json_lines: bool = False) -> None:
         for row in rows:
             print(json.dumps(row))
         return
-    from rich.console import Console
-    from rich.table import Table
+    import textwrap
 
-    table = Table(title="lhe models")
-    for column in ("name", "task", "checkpoint", "validation", "description"):
-        table.add_column(column)
     for row in rows:
         card = row["card"]
-        scores = ", ".join(f"{k}={v}" for k, v in (card["validation"] if card else {}).items() if not isinstance(v, (dict, list)))
-        checkpoint = f"{card['file']} ({card['steps']} steps)" if card else "not shipped"
-        table.add_row(row["name"], row["task"], checkpoint, scores[:60], row["description"])
-    table.add_row("classical", "enhance, expand-hdr", "none needed", "", "adaptive gamma / inverse sRGB + highlight boost")
-    Console(file=sys.stdout).print(table)
+        shipped = f"weights/{card['file']} ({card['steps']} steps, {card['training_time'] or 'time not recorded'})" if card else "no checkpoint shipped"
+        print(f"{row['name']}  [{row['task']}]  {shipped}")
+        print(textwrap.fill(row["description"], width=88, initial_indent="    ", subsequent_indent="    "))
+        scores = _flat_scores(card["validation"]) if card else ""
+        if scores:
+            print(textwrap.fill(f"validation: {scores}", width=88, initial_indent="    ", subsequent_indent="      "))
+    print("classical  [enhance, expand-hdr]  no checkpoint needed")
+    print("    adaptive gamma (enhance) / inverse sRGB with a highlight boost (expand-hdr)")
+
+
+def _flat_scores(validation: dict, prefix: str = "") -> str:
+    parts = []
+    for key, value in validation.items():
+        if isinstance(value, dict):
+            inner = _flat_scores(value, f"{prefix}{key}.")
+            parts.extend([inner] if inner else [])
+        elif isinstance(value, (int, float)):
+            parts.append(f"{prefix}{key}={value:.4g}")
+    return ", ".join(parts)
 
 
 def import_checkpoint(checkpoint: Path, output: Path, *, model: str, overwrite: bool) -> None:
