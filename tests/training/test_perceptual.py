@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -48,6 +49,17 @@ class TestSsimWang2004:
         v = d * d * (1 - c * c)
         expected = (-2 * v + C2) / (2 * v + C2)
         assert ssim_Wang2004(x, y).item() == pytest.approx(expected, rel=1e-7)
+
+    def test_matches_metrics_ssim(self):
+        # Reference: lhe.training.metrics.ssim (scipy Gaussian filtering, border 5 px dropped)
+        # averages the same map over the same interior pixels as this valid-convolution SSIM.
+        from lhe.training.metrics import ssim
+
+        rng = np.random.default_rng(0)
+        x = rng.random((24, 30, 3))
+        y = np.clip(x + 0.1 * rng.standard_normal(x.shape), 0, 1)
+        ours = ssim_Wang2004(torch.from_numpy(x).permute(2, 0, 1)[None], torch.from_numpy(y).permute(2, 0, 1)[None])
+        assert ours.item() == pytest.approx(ssim(x, y), abs=1e-9)
 
     def test_brightness_scaling_lowers_score(self):
         torch.manual_seed(0)

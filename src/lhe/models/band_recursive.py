@@ -46,6 +46,7 @@ __all__ = [
     "band_recursive_Yang2020",
     "receptive_radius",
     "default_overlap",
+    "benchmark_full_resolution",
 ]
 
 # Two stride-2 downsamplings need a multiple of 4; 8 matches the tiling grid of infer_tiled, so
@@ -272,6 +273,88 @@ def receptive_radius(model: BandRecursiveNet) -> int:
 def default_overlap(model: BandRecursiveNet) -> int:
     """Tile overlap that covers the whole receptive field, so tiling is exact up to rounding."""
     return -(-receptive_radius(model) // _MULTIPLE) * _MULTIPLE
+
+
+def _rss_mb(field: str) -> float:
+    """``VmRSS``/``VmHWM`` of this process in MiB (Linux); NaN elsewhere."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def benchmark_full_resolution(
+    image: Any,
+    *,
+    model: BandRecursiveNet | None = None,
+    device: str = "cpu",
+    threads: int | None = None,
+    tile: int = 1024,
+) -> dict[str, Any]:
+    """Time full-resolution tiled inference on one image and measure its peak memory.
+
+    Peak memory is the process's resident-set high-water mark during the call (Linux: reset
+    through ``/proc/self/clear_refs`` before, ``VmHWM`` after), so it includes the input, the
+    output and the loaded libraries, as a user of ``lhe enhance`` would see; on CUDA the peak of
+    allocated GPU memory is reported too.
+
+    Args:
+        image: ``H×W×3`` float32 sRGB in [0, 1] (numpy), e.g. a decoded 12-MP JPEG.
+        model: the model to run; default the shipped checkpoint (``load_model``).
+        device: ``"cpu"`` or ``"cuda"``.
+        threads: CPU threads for torch during the call (default: unchanged).
+        tile: tile side passed to :meth:`BandRecursiveNet.enhance_full_resolution`.
+
+    Returns:
+        ``wall_s``, ``peak_rss_mb``, ``rss_before_mb``, ``cuda_peak_mb`` (or None), ``megapixels``,
+        ``device``, ``threads``, ``tile``, ``overlap``.
+    """
+    import time
+
+    import numpy as np
+
+    from lhe.models.registry import load_model
+
+    model = load_model("band-recursive", device=device) if model is None else model.to(device).eval()
+    previous_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        pixels = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
+        pixels = pixels.to(device)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        try:
+            with open("/proc/self/clear_refs", "w") as refs:
+                refs.write("5")  # reset the peak-RSS counter
+        except OSError:
+            pass
+        before = _rss_mb("VmRSS")
+        start = time.perf_counter()
+        out = model.enhance_full_resolution(pixels, tile=tile)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        wall = time.perf_counter() - start
+        result = {
+            "wall_s": wall,
+            "peak_rss_mb": _rss_mb("VmHWM"),
+            "rss_before_mb": before,
+            "cuda_peak_mb": torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None,
+            "megapixels": pixels.shape[-1] * pixels.shape[-2] / 1e6,
+            "device": device,
+            "threads": torch.get_num_threads(),
+            "tile": tile,
+            "overlap": default_overlap(model),
+        }
+        del out
+        return result
+    finally:
+        torch.set_num_threads(previous_threads)
 
 
 @register_model(
