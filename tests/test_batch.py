@@ -103,3 +103,20 @@ class TestSummary:
     def test_exit_codes(self, outcomes, code):
         results = [JobResult(Job(["a"], "b"), ok, 0.1) for ok in outcomes]
         assert Summary(results).exit_code == code
+
+
+class TestGrouping:
+    def test_consecutive(self):
+        from lhe.batch import group_consecutive
+
+        assert group_consecutive(list("abcdef"), 3) == [list("abc"), list("def")]
+        with pytest.raises(InputError, match="do not split"):
+            group_consecutive(list("abcd"), 3)
+
+    def test_by_capture_time_gap(self):
+        from lhe.batch import group_by_capture_time
+
+        stamps = ["2026:01:01 10:00:00", "2026:01:01 10:00:01", "2026:01:01 10:05:00", "2026:01:01 10:00:02"]
+        assert group_by_capture_time(list("abcd"), stamps, 10) == [["a", "b", "d"], ["c"]]
+        with pytest.raises(InputError, match="capture time"):
+            group_by_capture_time(["a"], [None], 10)

@@ -23,7 +23,7 @@ from lhe.errors import InputError, LheError, OutputError
 from lhe.io import STDIO
 from lhe.io.formats import FORMAT_EXTENSIONS, RAW_EXTENSIONS
 
-__all__ = ["Job", "JobResult", "expand_inputs", "plan_outputs", "run_jobs", "Summary"]
+__all__ = ["Job", "JobResult", "expand_inputs", "plan_outputs", "run_jobs", "Summary", "group_consecutive", "group_by_capture_time"]
 
 IMAGE_EXTENSIONS = frozenset(ext for exts in FORMAT_EXTENSIONS.values() for ext in exts) | RAW_EXTENSIONS
 _GLOB_CHARS = set("*?[")
@@ -56,6 +56,33 @@ def expand_inputs(patterns: Sequence[str], *, recursive: bool = False) -> list[s
     if unique.count(STDIO) and len(unique) > 1:
         raise InputError("'-' (stdin) cannot be combined with other inputs")
     return unique
+
+
+def group_consecutive(files: Sequence[str], size: int) -> list[list[str]]:
+    """Every ``size`` consecutive files form one bracket (``--group N``)."""
+    if len(files) % size:
+        raise InputError(f"--group {size}: {len(files)} files do not split into brackets of {size}; check the file list")
+    return [list(files[i : i + size]) for i in range(0, len(files), size)]
+
+
+def group_by_capture_time(files: Sequence[str], capture_times: Sequence[str | None], gap_seconds: float) -> list[list[str]]:
+    """Split files sorted by EXIF capture time wherever consecutive shots are more than
+    ``gap_seconds`` apart (``--group-gap``); a bracket is shot in one burst."""
+    from datetime import datetime
+
+    stamped = []
+    for name, stamp in zip(files, capture_times):
+        try:
+            stamped.append((datetime.strptime(str(stamp).strip(), "%Y:%m:%d %H:%M:%S"), name))
+        except ValueError:
+            raise InputError(f"{name}: no EXIF capture time to group by; use --group N instead") from None
+    stamped.sort()
+    groups: list[list[str]] = [[stamped[0][1]]]
+    for (previous, _), (current, name) in zip(stamped, stamped[1:]):
+        if (current - previous).total_seconds() > gap_seconds:
+            groups.append([])
+        groups[-1].append(name)
+    return groups
 
 
 @dataclass

@@ -142,16 +142,16 @@ def run_tonemap(inputs, output, *, method, exposure, saturation, gamma, format, 
 def run_merge(inputs, output, *, times, exposures, response, save_response, align, deghost, reference, group,
               group_gap, fuse, format, float32, overwrite, recursive, workers, max_pixels, quiet,
               json_lines) -> batch.Summary:
-    from lhe import api, hdr
+    from lhe import api
 
     files = batch.expand_inputs(inputs, recursive=recursive)
     if STDIO in files:
         raise InputError("merge-exposures needs several files; it cannot read a bracket from stdin")
     if group:
-        groups = hdr.group_brackets(files, group=group)
+        groups = batch.group_consecutive(files, group)
     elif group_gap is not None:
         times_of = [read_image(f, max_pixels=max_pixels).meta.capture_time for f in files]
-        groups = hdr.group_by_capture_time(files, times_of, gap_seconds=group_gap)
+        groups = batch.group_by_capture_time(files, times_of, group_gap)
     else:
         groups = [files]
     if (times or exposures) and len(groups) > 1 and len({len(g) for g in groups}) != 1:

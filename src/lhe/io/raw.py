@@ -36,6 +36,9 @@ def read_raw(source: Path | bytes, name: str, max_pixels: int) -> Image:
                 output_bps=16,
                 output_color=rawpy.ColorSpace.sRGB,
                 user_flip=None,
+                # LibRaw otherwise rescales to the frame's own maximum when it exceeds 75% of
+                # the white level, which breaks the linear relation between bracketed frames.
+                adjust_maximum_thr=0.0,
             )
         except (rawpy.LibRawError, ValueError) as exc:
             raise InputError(f"{name}: cannot decode RAW data ({exc})") from exc
