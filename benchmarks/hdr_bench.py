@@ -1,0 +1,303 @@
+"""Accuracy, speed and memory of lhe's exposure merge and tone mapping against OpenCV.
+
+Accuracy: every real HDR image (``lhe.training.sources.hdri_paths("train") + ("val")``, or
+``--hdri FILES``) is turned into a −2/0/+2 EV bracket through an sRGB camera (Poisson–Gaussian
+sensor noise, sRGB encoding, 8-bit quantisation); a second variant adds a 1–3 % random camera
+translation per frame and a moving patch. Each method's merge is compared with the truth as the
+RMS log2 error of luminance over the well-exposed range (pixels the bracket records between its
+noise floor and its clipping level). A calibrated response fixes radiance only up to a global
+scale, so each method's median log ratio is removed first (the same for all methods).
+
+Speed and memory: a 12-megapixel 3-frame JPEG bracket is written to a temporary folder; the lhe
+merge (response "auto", alignment and ghost removal on) and OpenCV's CalibrateDebevec +
+MergeDebevec each run in their own fresh process, which reads the JPEGs, times the merge, and
+reports its peak resident memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss``). Tone mapping
+times ``lhe.hdr.tonemap(method="durand")`` against ``cv2.createTonemapReinhard().process`` on
+the same 12-megapixel float32 image.
+
+Run: ``python benchmarks/hdr_bench.py`` (``--quick`` for fewer images and repeats).
+OpenCV is a baseline here only; lhe never imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+EXPOSURES = (0.25, 1.0, 4.0)  # −2, 0, +2 EV; the middle frame is the reference
+NOISE_SHOT = 2e-4  # variance per unit signal (linear, 1 = clipping): ~5000 electrons full well
+NOISE_READ = 1e-6  # read-noise variance
+
+
+def read_exr(path: Path) -> np.ndarray:
+    """Scene-linear RGB of an EXR file, float32, negatives (lossy DWAB compression) clamped to 0."""
+    import OpenEXR
+
+    with OpenEXR.File(str(path)) as exr:
+        channels = exr.channels()
+        if "RGB" in channels:
+            rgb = channels["RGB"].pixels
+        elif "RGBA" in channels:
+            rgb = channels["RGBA"].pixels[..., :3]
+        else:
+            rgb = np.stack([channels[c].pixels for c in "RGB"], axis=-1)
+    return np.clip(np.nan_to_num(rgb.astype(np.float32), posinf=0.0), 0, None)
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    return rgb @ np.asarray([0.2126, 0.7152, 0.0722], np.float32)
+
+
+def encode_srgb8(linear: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A camera: Poisson–Gaussian noise on linear values, clip at 1, sRGB encoding, 8 bits."""
+    noisy = linear + rng.standard_normal(linear.shape, dtype=np.float32) * np.sqrt(
+        NOISE_SHOT * np.clip(linear, 0, 1) + NOISE_READ
+    ).astype(np.float32)
+    x = np.clip(noisy, 0, 1)
+    encoded = np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+    return np.clip(np.rint(encoded * 255), 0, 255).astype(np.uint8)
+
+
+def normalise_scene(hdr: np.ndarray) -> np.ndarray:
+    """Scale so the reference exposure puts the median luminance at 0.18 (mid-grey)."""
+    median = float(np.median(luminance(hdr)))
+    return hdr * np.float32(0.18 / max(median, 1e-8))
+
+
+def bracket_static(scene: np.ndarray, rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray]:
+    return [encode_srgb8(scene * np.float32(e), rng) for e in EXPOSURES], scene
+
+
+def bracket_moving(scene: np.ndarray, rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray]:
+    """Hand-held bracket: each non-reference frame translated by 1–3 % of the width, plus a patch
+    of the scene (brightness changed by up to ±2 stops) that moves between frames."""
+    height, width = scene.shape[:2]
+    margin = int(np.ceil(0.035 * width))
+    inner_h, inner_w = height - 2 * margin, width - 2 * margin
+    size = max(8, int(0.12 * min(inner_h, inner_w)))
+    source_y, source_x = rng.integers(0, height - size), rng.integers(0, width - size)
+    patch = scene[source_y : source_y + size, source_x : source_x + size] * np.float32(2 ** rng.uniform(-2, 2))
+    base_y, base_x = rng.integers(0, inner_h - size), rng.integers(0, inner_w - size)
+    frames, truth = [], None
+    for index, e in enumerate(EXPOSURES):
+        if index == 1:
+            dy = dx = 0
+            py, px = base_y, base_x
+        else:
+            angle = rng.uniform(0, 2 * np.pi)
+            radius = rng.uniform(0.01, 0.03) * width
+            dy, dx = int(round(radius * np.sin(angle))), int(round(radius * np.cos(angle)))
+            dy = int(np.clip(dy, -margin, margin))
+            py = int(np.clip(base_y + rng.integers(-size, size + 1), 0, inner_h - size))
+            px = int(np.clip(base_x + rng.integers(-size, size + 1), 0, inner_w - size))
+        view = scene[margin + dy : margin + dy + inner_h, margin + dx : margin + dx + inner_w].copy()
+        view[py : py + size, px : px + size] = patch
+        if index == 1:
+            truth = view
+        frames.append(encode_srgb8(view * np.float32(e), rng))
+    return frames, truth
+
+
+def log_error(estimate: np.ndarray, truth: np.ndarray) -> float:
+    """RMS log2 luminance error over the well-exposed range, after removing the median log ratio."""
+    y_true = luminance(truth)
+    y_est = luminance(np.clip(np.nan_to_num(estimate, nan=0.0, posinf=0.0), 0, None))
+    recorded = (y_true * max(EXPOSURES) >= 2.0**-8) & (truth.max(axis=2) * min(EXPOSURES) <= 0.95)
+    mask = recorded & (y_est > 0)
+    if mask.sum() < 100:
+        return float("nan")
+    diff = np.log2(y_est[mask]) - np.log2(y_true[mask])
+    diff -= np.median(diff)
+    # Pixels the method left at 0 in the recorded range count as a 10-stop error.
+    missing = int((recorded & ~(y_est > 0)).sum())
+    return float(np.sqrt((np.sum(diff**2) + missing * 100.0) / (mask.sum() + missing)))
+
+
+def merge_lhe(frames: list[np.ndarray], response: str = "auto") -> np.ndarray:
+    from lhe.hdr import merge_exposures
+
+    return merge_exposures(frames, list(EXPOSURES), response=response)
+
+
+def merge_opencv(frames: list[np.ndarray], align: bool = False) -> np.ndarray:
+    import cv2
+
+    bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
+    if align:
+        cv2.createAlignMTB().process(bgr, bgr)
+    times = np.asarray(EXPOSURES, np.float32) / 60
+    response = cv2.createCalibrateDebevec().process(bgr, times)
+    return cv2.createMergeDebevec().process(bgr, times, response)[..., ::-1]
+
+
+METHODS = {
+    "lhe auto": lambda f: merge_lhe(f, "auto"),
+    "lhe srgb": lambda f: merge_lhe(f, "srgb"),
+    "OpenCV Debevec": lambda f: merge_opencv(f),
+    "OpenCV AlignMTB+Debevec": lambda f: merge_opencv(f, align=True),
+}
+
+
+def hdri_list(paths: list[str] | None) -> list[Path]:
+    if paths:
+        return [Path(p) for p in paths]
+    from lhe.training.sources import hdri_paths
+
+    return list(hdri_paths("train")) + list(hdri_paths("val"))
+
+
+def run_accuracy(paths: list[Path], seed: int) -> dict[str, dict[str, list[float]]]:
+    results: dict[str, dict[str, list[float]]] = {"static": {}, "moving": {}}
+    print(f"accuracy on {len(paths)} HDR images, bracket {EXPOSURES} (RMS log2 luminance error, stops)")
+    print(f"{'image':24s} {'variant':7s} " + " ".join(f"{m:>24s}" for m in METHODS))
+    for number, path in enumerate(paths):
+        scene = normalise_scene(read_exr(path))
+        for variant, make in (("static", bracket_static), ("moving", bracket_moving)):
+            rng = np.random.default_rng(seed + number)
+            frames, truth = make(scene, rng)
+            row = []
+            for name, method in METHODS.items():
+                error = log_error(method(frames), truth)
+                results[variant].setdefault(name, []).append(error)
+                row.append(error)
+            label = path.stem if path.parent.name != "world" else f"blender/{path.stem}"
+            print(f"{label[:24]:24s} {variant:7s} " + " ".join(f"{e:24.4f}" for e in row), flush=True)
+    return results
+
+
+def make_large_bracket(folder: Path, path: Path, seed: int) -> None:
+    """A 12-megapixel 3-frame JPEG bracket (4000×3000) from an HDR image, hand-held (small shifts)."""
+    import cv2
+    from PIL import Image
+
+    scene = normalise_scene(read_exr(path))
+    big = cv2.resize(scene, (4200, 3200), interpolation=cv2.INTER_CUBIC).clip(0, None)
+    rng = np.random.default_rng(seed)
+    for index, e in enumerate(EXPOSURES):
+        dy, dx = (0, 0) if index == 1 else tuple(rng.integers(-60, 61, size=2))
+        view = big[100 + dy : 3100 + dy, 100 + dx : 4100 + dx]
+        Image.fromarray(encode_srgb8(view * np.float32(e), rng)).save(folder / f"frame{index}.jpg", quality=92)
+
+
+def worker(kind: str, folder: Path) -> None:
+    """Child process: read the JPEG bracket, time one merge, print wall time and peak memory."""
+    paths = sorted(folder.glob("frame*.jpg"))
+    if kind == "lhe":
+        from PIL import Image
+
+        from lhe.hdr import merge_exposures
+
+        frames = [np.asarray(Image.open(p).convert("RGB")) for p in paths]
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        start = time.perf_counter()
+        hdr = merge_exposures(frames, list(EXPOSURES), response="auto", align=True, deghost=True)
+    else:
+        import cv2
+
+        frames = [cv2.imread(str(p)) for p in paths]
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        start = time.perf_counter()
+        times = np.asarray(EXPOSURES, np.float32) / 60
+        response = cv2.createCalibrateDebevec().process(frames, times)
+        hdr = cv2.createMergeDebevec().process(frames, times, response)
+    wall = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"wall": wall, "peak_mb": peak, "after_read_mb": before, "shape": list(hdr.shape)}))
+
+
+def run_child(kind: str, folder: Path) -> dict:
+    output = subprocess.run(
+        [sys.executable, __file__, "--worker", kind, str(folder)], check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def run_speed(path: Path, repeats: int, seed: int) -> None:
+    import cv2
+
+    from lhe.hdr import tonemap
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        make_large_bracket(folder, path, seed)
+        cold = run_child("lhe", folder)  # first run on this machine may compile and cache kernels
+        lhe_runs, cv_runs = [], []
+        for _ in range(repeats):
+            lhe_runs.append(run_child("lhe", folder))
+            cv_runs.append(run_child("cv", folder))
+    lhe_wall = statistics.median(r["wall"] for r in lhe_runs)
+    cv_wall = statistics.median(r["wall"] for r in cv_runs)
+    print(f"\nmerge, 12 MP 3-frame JPEG bracket ({repeats} runs each, fresh process per run, median wall):")
+    print(f"  lhe merge_exposures (auto, align, deghost): {lhe_wall:6.2f} s   (first run {cold['wall']:.2f} s)")
+    print(f"  OpenCV CalibrateDebevec+MergeDebevec:      {cv_wall:6.2f} s")
+    print(f"  ratio lhe / OpenCV: {lhe_wall / cv_wall:.2f}  (target ≤ 0.5)")
+    peak = max(r["peak_mb"] for r in lhe_runs)
+    print(f"  lhe peak memory (maxrss, whole process incl. decoding and imports): {peak:.0f} MB  (target ≤ 600)")
+    print(f"  lhe memory after reading the JPEGs, before merging: {lhe_runs[0]['after_read_mb']:.0f} MB")
+    print(f"  OpenCV peak memory: {max(r['peak_mb'] for r in cv_runs):.0f} MB")
+
+    scene = normalise_scene(read_exr(path))
+    hdr = np.ascontiguousarray(cv2.resize(scene, (4000, 3000), interpolation=cv2.INTER_CUBIC).clip(0, None))
+    reinhard = cv2.createTonemapReinhard()
+    ours, theirs = [], []
+    tonemap(hdr[:64, :64], method="durand")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        tonemap(hdr, method="durand")
+        ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        reinhard.process(hdr)
+        theirs.append(time.perf_counter() - start)
+    ours_s, theirs_s = statistics.median(ours), statistics.median(theirs)
+    print(f"\ntonemap, 12 MP float32 ({repeats} runs each, median wall):")
+    print(f"  lhe tonemap(method='durand'): {ours_s:6.2f} s")
+    print(f"  OpenCV TonemapReinhard:       {theirs_s:6.2f} s")
+    print(f"  ratio lhe / OpenCV: {ours_s / theirs_s:.2f}  (target ≤ 0.5)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hdri", nargs="*", help="EXR files (default: lhe training + validation HDRIs)")
+    parser.add_argument("--quick", action="store_true", help="4 images, 1 speed run")
+    parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--worker", nargs=2, metavar=("KIND", "FOLDER"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(args.worker[0], Path(args.worker[1]))
+        return 0
+    paths = hdri_list(args.hdri)
+    if not paths:
+        print("no HDR images: build data with `python -m lhe.training.sources` or pass --hdri FILES", file=sys.stderr)
+        return 2
+    if args.quick:
+        paths = paths[:: max(1, len(paths) // 4)][:4]
+    if not args.skip_accuracy:
+        results = run_accuracy(paths, args.seed)
+        print("\nmean over images (stops):")
+        for variant, table in results.items():
+            means = {name: float(np.nanmean(v)) for name, v in table.items()}
+            ratio = means["lhe auto"] / means["OpenCV Debevec"]
+            cells = "  ".join(f"{name} {value:.4f}" for name, value in means.items())
+            print(f"  {variant:7s} {cells}  | ratio lhe auto / OpenCV Debevec {ratio:.2f}")
+    if not args.skip_speed:
+        big = next((p for p in paths if p.stem == "city"), paths[0])
+        run_speed(big, 1 if args.quick else args.repeats, args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())

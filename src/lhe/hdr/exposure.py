@@ -1,0 +1,206 @@
+"""Relative exposure of the frames of a bracket: from metadata, ``--times`` or ``--exposures``.
+
+The exposure of a frame is proportional to the light it collects, ``t · ISO / N²`` for exposure
+time ``t`` (s), f-number ``N`` and ISO speed. Merging needs only ratios, so every function here
+returns exposures normalised to the middle frame in exposure order (the default reference).
+
+References:
+    ISO 2720:1974, General purpose photographic exposure meters — Guide to product specification
+    (exposure value EV = log2(N² / t) at ISO 100).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from fractions import Fraction
+
+import numpy as np
+
+from lhe.errors import InputError
+
+__all__ = [
+    "relative_exposure",
+    "normalise_exposures",
+    "parse_times",
+    "parse_exposures",
+    "resolve_exposures",
+    "default_reference",
+]
+
+
+def relative_exposure(exposure_time: float, f_number: float | None = None, iso: float | None = None) -> float:
+    """Light collected by one frame, ``t · ISO / N²`` (N = 1 and ISO = 100 when unknown).
+
+    Args:
+        exposure_time: shutter time in seconds, > 0.
+        f_number: aperture f-number, > 0; None when unknown (then equal for all frames).
+        iso: ISO speed, > 0; None when unknown (then equal for all frames).
+
+    Returns:
+        The exposure in arbitrary but consistent units.
+
+    Example:
+        >>> relative_exposure(1 / 60, 4.0, 200) / relative_exposure(1 / 60, 4.0, 100)
+        2.0
+    """
+    f_number = 1.0 if f_number is None else float(f_number)
+    iso = 100.0 if iso is None else float(iso)
+    values = {"exposure time": exposure_time, "f-number": f_number, "ISO": iso}
+    for name, value in values.items():
+        if value is None or not math.isfinite(float(value)) or float(value) <= 0:
+            raise InputError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(exposure_time) * iso / (f_number * f_number)
+
+
+def normalise_exposures(exposures: Sequence[float], reference: int | None = None) -> np.ndarray:
+    """Exposures divided by the reference frame's (default: middle frame in exposure order).
+
+    Args:
+        exposures: one positive finite exposure per frame, any order.
+        reference: index of the frame whose exposure becomes 1; None picks the middle exposure
+            (for an even count, the lower of the two middle ones).
+
+    Returns:
+        float64 array, ``exposures[reference] == 1``.
+
+    Raises:
+        InputError: fewer than 2 values, non-finite or non-positive values, or all identical.
+
+    Example:
+        >>> normalise_exposures([1 / 60, 1 / 15, 1 / 4]).round(3).tolist()
+        [0.25, 1.0, 4.0]
+    """
+    values = np.asarray(list(exposures), dtype=np.float64)
+    if values.ndim != 1 or values.size < 2:
+        raise InputError(f"a bracket needs an exposure for each of at least 2 frames, got {values.size}")
+    if not np.isfinite(values).all() or (values <= 0).any():
+        raise InputError(f"exposures must be finite and > 0, got {values.tolist()}")
+    if np.allclose(values, values[0], rtol=1e-6, atol=0):
+        raise InputError(
+            f"all frames have the same exposure ({values[0]:g}); a bracket needs different exposure "
+            "times, apertures or ISO — check the files, or pass --times / --exposures"
+        )
+    index = default_reference(values) if reference is None else _check_reference(reference, values.size)
+    return values / values[index]
+
+
+def default_reference(exposures: Sequence[float]) -> int:
+    """Index of the middle exposure (the lower middle one for an even count)."""
+    order = np.argsort(np.asarray(exposures, dtype=np.float64), kind="stable")
+    return int(order[(len(order) - 1) // 2])
+
+
+def _check_reference(reference: int, count: int) -> int:
+    if not isinstance(reference, (int, np.integer)) or not -count <= reference < count:
+        raise InputError(f"reference must be a frame index in 0..{count - 1}, got {reference!r}")
+    return int(reference) % count
+
+
+def _split(text: str, option: str) -> list[str]:
+    parts = [p.strip() for p in str(text).split(",")]
+    if not parts or any(p == "" for p in parts):
+        raise InputError(f"{option} expects comma-separated values such as {_EXAMPLES[option]}, got {text!r}")
+    return parts
+
+
+_EXAMPLES = {"--times": "1/60,1/15,1/4", "--exposures": "-2,0,2"}
+
+
+def parse_times(text: str) -> list[float]:
+    """Parse ``--times``: exposure times in seconds, as fractions or decimals.
+
+    Args:
+        text: e.g. ``"1/60,1/15,1/4"`` or ``"0.01,0.04,0.16"``.
+
+    Returns:
+        Times in seconds, in the given order.
+
+    Raises:
+        InputError: a value that is not a number or fraction, or not > 0.
+
+    Example:
+        >>> parse_times("1/4,0.5,2")
+        [0.25, 0.5, 2.0]
+    """
+    times = []
+    for part in _split(text, "--times"):
+        try:
+            value = float(Fraction(part))
+        except (ValueError, ZeroDivisionError):
+            raise InputError(f"--times: {part!r} is not a time in seconds; use e.g. 1/60 or 0.5") from None
+        if not value > 0:
+            raise InputError(f"--times: exposure times must be > 0, got {part!r}")
+        times.append(value)
+    return times
+
+
+def parse_exposures(text: str) -> list[float]:
+    """Parse ``--exposures``: exposure values in stops (EV offsets) into relative exposures ``2**ev``.
+
+    Args:
+        text: e.g. ``"-2,0,2"``.
+
+    Returns:
+        Relative exposures, e.g. ``[0.25, 1.0, 4.0]``.
+
+    Example:
+        >>> parse_exposures("-2,0,+2")
+        [0.25, 1.0, 4.0]
+    """
+    values = []
+    for part in _split(text, "--exposures"):
+        try:
+            ev = float(part)
+        except ValueError:
+            raise InputError(f"--exposures: {part!r} is not a number of stops; use e.g. -2,0,2") from None
+        if not math.isfinite(ev) or abs(ev) > 60:
+            raise InputError(f"--exposures: {part!r} stops is out of range (|EV| ≤ 60)")
+        values.append(2.0**ev)
+    return values
+
+
+def resolve_exposures(
+    count: int,
+    *,
+    metadata: Sequence[float | None] | None = None,
+    times: Sequence[float] | None = None,
+    exposures: Sequence[float] | None = None,
+    names: Sequence[str] | None = None,
+) -> np.ndarray:
+    """Pick the exposures of a bracket: explicit ``times``/``exposures`` first, then metadata.
+
+    Args:
+        count: number of frames.
+        metadata: per frame, :func:`relative_exposure` from the file's EXIF/RAW data or None.
+        times: parsed ``--times`` (seconds), one per frame.
+        exposures: parsed ``--exposures`` (relative, ``2**ev``), one per frame.
+        names: file names for error messages.
+
+    Returns:
+        Exposures normalised by :func:`normalise_exposures` (middle exposure = 1).
+
+    Raises:
+        InputError: both ``times`` and ``exposures`` given, a count that does not match the frames,
+            exposures missing for some frames with no option to supply them, or all identical.
+
+    Example:
+        >>> resolve_exposures(3, metadata=[None, None, None], times=[1 / 60, 1 / 15, 1 / 4]).tolist()
+        [0.25, 1.0, 4.0]
+    """
+    if times is not None and exposures is not None:
+        raise InputError("give either --times or --exposures, not both")
+    given = times if times is not None else exposures
+    option = "--times" if times is not None else "--exposures"
+    if given is not None:
+        if len(given) != count:
+            raise InputError(f"{option} has {len(given)} values but there are {count} frames; give one per frame")
+        return normalise_exposures(given)
+    if metadata is None or len(metadata) != count or any(m is None for m in metadata):
+        missing = [i for i in range(count) if metadata is None or i >= len(metadata) or metadata[i] is None]
+        labels = [names[i] if names is not None and i < len(names) else f"frame {i}" for i in missing]
+        raise InputError(
+            f"exposure time missing for {', '.join(labels)}: no EXIF/RAW exposure data; "
+            "pass --times 1/60,1/15,1/4 (seconds) or --exposures -2,0,2 (stops), one per frame"
+        )
+    return normalise_exposures([float(m) for m in metadata])  # type: ignore[arg-type]
