@@ -21,15 +21,18 @@ __all__ = ["app", "main"]
 app = typer.Typer(
     name="lhe",
     help=(
-        "Low-light and HDR photo enhancement.\n\n"
-        "Example: brighten a dark photo, then a whole shoot into a folder:\n\n"
-        "  lhe enhance examples/dark_kitchen.jpg -o bright.jpg\n\n"
-        "  lhe enhance 'shoot/*.jpg' -o out/"
+        "Low-light and HDR photo enhancement: brighten dark photos, expand one photo to HDR,\n"
+        "merge brackets, tone-map HDR. Each command's --help has worked examples.\n\n"
+        "Examples:\n\n\b\n"
+        "  lhe enhance examples/dark_bar.jpg -o bright.jpg\n"
+        "  lhe enhance 'shoot/*.jpg' -o out/\n"
+        "  lhe merge-exposures examples/bracket/*.jpg -o lobby.exr\n"
+        "  lhe tonemap lobby.exr -o lobby.jpg"
     ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
 )
 models_app = typer.Typer(help="List the shipped models, or import an official checkpoint.", no_args_is_help=False)
 app.add_typer(models_app, name="models")
@@ -82,9 +85,7 @@ def _check_stdout_options(output: Optional[str], json_lines: bool) -> None:
 @app.command(
     help=(
         "Brighten dark photos (learned bilateral-grid model by default).\n\n"
-        "Example: lhe enhance dark.jpg -o bright.jpg\n\n"
-        "Example: lhe enhance 'shoot/*.NEF' --model band-recursive -o out/ --workers 2\n\n"
-        "Example: cat dark.jpg | lhe enhance - -o - --format png > bright.png"
+        "Examples:\n\n\b\n  lhe enhance dark.jpg -o bright.jpg\n  lhe enhance 'shoot/*.NEF' --model band-recursive -o out/ --workers 2\n  cat dark.jpg | lhe enhance - -o - --format png > bright.png"
     )
 )
 @_guarded
@@ -119,8 +120,7 @@ def enhance(
     "expand-hdr",
     help=(
         "Recover a linear HDR image from one 8-bit photo (ExpandNet by default).\n\n"
-        "Example: lhe expand-hdr photo.jpg -o photo.exr\n\n"
-        "Example: lhe expand-hdr photo.jpg --weights expandnet_authors.pth -o photo.exr"
+        "Examples:\n\n\b\n  lhe expand-hdr photo.jpg -o photo.exr\n  lhe expand-hdr photo.jpg --weights expandnet_authors.pth -o photo.exr"
     ),
 )
 @_guarded
@@ -153,9 +153,7 @@ def expand_hdr(
     "merge-exposures",
     help=(
         "Merge bracketed exposures (JPEG, TIFF, PNG or RAW) into one linear HDR image.\n\n"
-        "Example: lhe merge-exposures a.jpg b.jpg c.jpg -o scene.exr\n\n"
-        "Example: lhe merge-exposures 'shoot/*.NEF' --group 3 -o hdr/\n\n"
-        "Example: lhe merge-exposures dark.png mid.png bright.png --exposures -2,0,2 --fuse -o fused.jpg"
+        "Examples:\n\n\b\n  lhe merge-exposures a.jpg b.jpg c.jpg -o scene.exr\n  lhe merge-exposures 'shoot/*.NEF' --group 3 -o hdr/\n  lhe merge-exposures dark.png mid.png bright.png --exposures -2,0,2 --fuse -o fused.jpg"
     ),
 )
 @_guarded
@@ -199,8 +197,7 @@ def merge_exposures(
 @app.command(
     help=(
         "Tone-map HDR images (EXR, .hdr, float TIFF) to displayable pictures.\n\n"
-        "Example: lhe tonemap scene.exr -o scene.jpg\n\n"
-        "Example: lhe tonemap 'hdr/*.exr' --method local --saturation 1.1 -o jpg/"
+        "Examples:\n\n\b\n  lhe tonemap scene.exr -o scene.jpg\n  lhe tonemap 'hdr/*.exr' --method local --saturation 1.1 -o jpg/"
     )
 )
 @_guarded
@@ -231,7 +228,7 @@ def tonemap(
     ))
 
 
-@models_app.callback(invoke_without_command=True, help="List the shipped models with their model cards.\n\nExample: lhe models")
+@models_app.callback(invoke_without_command=True, help="List the shipped models with their model cards.\n\nExamples:\n\n\b\n  lhe models\n  lhe models --json")
 @_guarded
 def models(ctx: typer.Context, json_lines: JsonLines = False) -> None:
     if ctx.invoked_subcommand is not None:
@@ -245,7 +242,7 @@ def models(ctx: typer.Context, json_lines: JsonLines = False) -> None:
     "import",
     help=(
         "Convert an official checkpoint (the ExpandNet authors' weights.pth) to lhe's safetensors format.\n\n"
-        "Example: lhe models import weights.pth -o expandnet-official.safetensors"
+        "Examples:\n\n\b\n  lhe models import weights.pth -o expandnet-official.safetensors"
     ),
 )
 @_guarded
