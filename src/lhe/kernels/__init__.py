@@ -9,7 +9,8 @@ computes the HDRNet guide in the same pass. The coordinate convention is documen
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+import warnings
+from types import ModuleType
 
 import torch
 
@@ -20,8 +21,12 @@ __all__ = ["BACKENDS", "GuideParams", "validate_backend", "resolve_backend", "sl
 
 # Backend name → module implementing slice_and_apply and guide_slice_and_apply.
 BACKENDS = {
-    "reference": "lhe.kernels.reference",
+    "reference": "lhe.kernels.reference",  # plain torch, differentiable, any device
+    "cpu": "lhe.kernels.cpu",  # numba, CPU tensors
+    "triton": "lhe.kernels.triton",  # Triton, CUDA tensors (or the interpreter)
 }
+# What "auto" picks per device type; other devices (mps, ...) get the reference.
+_AUTO = {"cpu": "cpu", "cuda": "triton"}
 
 
 def validate_backend(backend: str) -> str:
@@ -36,11 +41,25 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     validate_backend(backend)
     if backend != "auto":
         return backend
-    return "reference"
+    return _AUTO.get(device.type, "reference")
 
 
-def _module(backend: str, device: torch.device) -> Callable:
-    return importlib.import_module(BACKENDS[resolve_backend(backend, device)])
+def _module(backend: str, device: torch.device) -> ModuleType:
+    name = resolve_backend(backend, device)
+    try:
+        return importlib.import_module(BACKENDS[name])
+    except ImportError as exc:  # numba or triton not installed
+        if backend != "auto":
+            raise InputError(
+                f"Slicing backend '{name}' needs the package '{exc.name}', which is not installed; "
+                f"pip install {exc.name}, or use backend='reference'"
+            ) from exc
+        warnings.warn(
+            f"'{exc.name}' is not installed; using the slow torch reference for bilateral slicing",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return importlib.import_module(BACKENDS["reference"])
 
 
 def slice_and_apply(grid: torch.Tensor, guide: torch.Tensor, image: torch.Tensor, backend: str = "auto") -> torch.Tensor:
