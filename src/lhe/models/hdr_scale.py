@@ -13,7 +13,14 @@ so that outputs of every model, and of the plain inverse-sRGB baseline, are inte
 the ratio between the luminance of ``srgb_to_linear(input)`` and the prediction's luminance (a
 median in the log domain, so clipped areas, noise and outliers do not pull it). :func:`expand_hdr`
 runs any ``expand-hdr`` model that implements ``predict_hdr(srgb, tile=, overlap=)`` (linear HDR
-up to scale) and applies the convention.
+up to scale) and applies the convention; for models that set ``highlight_blend_threshold`` (a
+network without its own mask of well-exposed input, such as ExpandNet) it then keeps the
+inverse-sRGB input outside the saturated areas (:func:`blend_highlights_Eilertsen2017`).
+
+References:
+    G. Eilertsen, J. Kronander, G. Denes, R. K. Mantiuk, J. Unger, "HDR image reconstruction
+    from a single exposure using deep CNNs", ACM Transactions on Graphics (SIGGRAPH Asia), 2017
+    (the highlight blending).
 """
 
 from __future__ import annotations
@@ -26,7 +33,13 @@ import torch
 from lhe.color import luminance, srgb_to_linear
 from lhe.errors import ModelError, ShapeError
 
-__all__ = ["align_hdr_scale", "expand_hdr", "well_exposed_mask", "HDR_SCALE_CONVENTION"]
+__all__ = [
+    "align_hdr_scale",
+    "blend_highlights_Eilertsen2017",
+    "expand_hdr",
+    "well_exposed_mask",
+    "HDR_SCALE_CONVENTION",
+]
 
 HDR_SCALE_CONVENTION = (
     "scene-linear sRGB primaries; scaled so that well-exposed input pixels keep "
@@ -111,12 +124,40 @@ def align_hdr_scale(prediction: torch.Tensor, srgb: torch.Tensor) -> torch.Tenso
     return prediction * scale
 
 
+def blend_highlights_Eilertsen2017(
+    prediction: torch.Tensor, srgb: torch.Tensor, threshold: float = 0.95
+) -> torch.Tensor:
+    """Keep the linearised input where it is well exposed, the prediction where it saturates.
+
+    ``α = clamp((max_c srgb − τ) / (1 − τ), 0, 1)``;
+    ``output = α · prediction + (1 − α) · srgb_to_linear(srgb)``.
+
+    Args:
+        prediction: ``(*, 3, H, W)`` linear HDR already in lhe's scale (:func:`align_hdr_scale`).
+        srgb: ``(*, 3, H, W)`` the sRGB [0, 1] input.
+        threshold: τ, the code value where blending starts; the paper uses 0.95.
+
+    Returns:
+        ``(*, 3, H, W)`` linear HDR.
+
+    References:
+        Eilertsen et al., "HDR image reconstruction from a single exposure using deep CNNs",
+        SIGGRAPH Asia 2017, Eq. 2.
+    """
+    _check_image(prediction, "prediction")
+    _check_image(srgb, "srgb")
+    srgb = srgb.to(prediction)
+    alpha = ((srgb.amax(dim=-3, keepdim=True) - threshold) / (1.0 - threshold)).clamp(0.0, 1.0)
+    return alpha * prediction + (1.0 - alpha) * srgb_to_linear(srgb)
+
+
 def expand_hdr(model: Any, srgb: torch.Tensor, *, tile: int = 512, overlap: int = 64) -> torch.Tensor:
     """Expand an sRGB image to linear HDR with an ``expand-hdr`` model, in lhe's absolute scale.
 
     Args:
         model: a module with ``predict_hdr(srgb, tile=, overlap=)`` returning linear HDR up to scale
-            (ExpandNet, HDRUNet), in eval mode.
+            (ExpandNet, HDRUNet), in eval mode. When it has a ``highlight_blend_threshold``
+            attribute that is not None, :func:`blend_highlights_Eilertsen2017` is applied with it.
         srgb: ``(N, 3, H, W)`` or ``(3, H, W)`` sRGB-encoded image in [0, 1], any size.
         tile: tile side for full-resolution inference (bounds memory).
         overlap: context pixels on each side of a tile.
@@ -133,5 +174,8 @@ def expand_hdr(model: Any, srgb: torch.Tensor, *, tile: int = 512, overlap: int 
     _check_image(srgb, "srgb")
     batched = srgb if srgb.ndim == 4 else srgb.reshape(-1, *srgb.shape[-3:])
     with torch.no_grad():
-        prediction = predict(batched, tile=tile, overlap=overlap)
-        return align_hdr_scale(prediction, batched).reshape(srgb.shape)
+        prediction = align_hdr_scale(predict(batched, tile=tile, overlap=overlap), batched)
+        threshold = getattr(model, "highlight_blend_threshold", None)
+        if threshold is not None:
+            prediction = blend_highlights_Eilertsen2017(prediction, batched, threshold)
+        return prediction.reshape(srgb.shape)
