@@ -118,7 +118,7 @@ class TestHDRUNet:
         x = torch.rand(1, 3, 150, 231)
         with torch.no_grad():
             whole = model(x)
-            tiled = model.infer(x, tile=136)  # 4 × 6 windows with 44 pixels of context
+            tiled = model.predict_hdr(x, tile=136)  # 4 × 6 windows with 44 pixels of context
         torch.testing.assert_close(tiled, whole, atol=1e-4, rtol=0)
 
     def test_gradcheck(self):

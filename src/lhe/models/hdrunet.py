@@ -131,6 +131,8 @@ class HDRUNet(nn.Module):
     """
 
     multiple = 4  # two stride-2 levels
+    # The weighting network already keeps well-exposed input; expand_hdr must not blend again.
+    highlight_blend_threshold = None
 
     def __init__(self, width: int = 24, cond_width: int = 16, blocks: tuple[int, int, int] = (1, 1, 2)) -> None:
         super().__init__()
@@ -231,17 +233,25 @@ class HDRUNet(nn.Module):
         return out.reshape(*lead, 3, height, width)
 
     @torch.no_grad()
-    def infer(self, image: torch.Tensor, *, tile: int = 512) -> torch.Tensor:
+    def predict_hdr(self, srgb: torch.Tensor, *, tile: int = 512, overlap: int = 0) -> torch.Tensor:
         """Full-resolution inference in bounded memory: tiles of ``tile`` pixels, equal to ``forward``.
 
+        The interface :func:`lhe.models.hdr_scale.expand_hdr` calls. The output is already in
+        lhe's scale convention (the network adds its correction to ``srgb_to_linear(srgb)``).
+
         Args:
-            image: ``(N, 3, H, W)`` sRGB in [0, 1], any size.
-            tile: window side (a multiple of 4 larger than twice the receptive radius).
+            srgb: ``(N, 3, H, W)`` sRGB in [0, 1], any size.
+            tile: window side, a multiple of 4 larger than twice the context.
+            overlap: context pixels per window side; raised to :attr:`receptive_radius` when
+                smaller, so tiled output always equals whole-image output.
 
         Returns:
-            ``(N, 3, H, W)`` linear HDR, equal to ``self(image)`` within float rounding.
+            ``(N, 3, H, W)`` linear HDR, equal to ``self(srgb)`` within float rounding.
         """
-        return infer_tiled(self, image, tile=tile, overlap=self.receptive_radius, multiple=self.multiple)
+        if srgb.ndim != 4 or srgb.shape[1] != 3:
+            raise ShapeError(f"HDRUNet.predict_hdr expects an (N, 3, H, W) tensor, got {tuple(srgb.shape)}")
+        context = max(overlap, self.receptive_radius)
+        return infer_tiled(self, srgb, tile=tile, overlap=context, multiple=self.multiple)
 
 
 @register_model(
