@@ -7,7 +7,12 @@ import torch
 
 from lhe.color import srgb_to_linear
 from lhe.errors import ModelError, ShapeError
-from lhe.models.hdr_scale import align_hdr_scale, expand_hdr, well_exposed_mask
+from lhe.models.hdr_scale import (
+    align_hdr_scale,
+    blend_highlights_Eilertsen2017,
+    expand_hdr,
+    well_exposed_mask,
+)
 
 
 class TestWellExposedMask:
@@ -60,3 +65,38 @@ class TestExpandHdr:
     def test_rejects_models_without_predict_hdr(self):
         with pytest.raises(ModelError, match="no predict_hdr"):
             expand_hdr(torch.nn.Identity(), torch.rand(1, 3, 8, 8))
+
+
+class TestBlendHighlightsEilertsen2017:
+    def test_weights(self):
+        srgb = torch.tensor([0.5, 0.95, 0.975, 1.0]).view(1, 1, 4).expand(3, 1, 4).clone()
+        prediction = torch.full((3, 1, 4), 10.0)
+        out = blend_highlights_Eilertsen2017(prediction, srgb)
+        linear = srgb_to_linear(srgb)
+        torch.testing.assert_close(out[..., :2], linear[..., :2])  # α = 0 up to τ
+        torch.testing.assert_close(out[..., 2], (linear[..., 2] + 10.0) / 2)  # α = 1/2 halfway
+        torch.testing.assert_close(out[..., 3], prediction[..., 3])  # α = 1 at white
+
+    def test_any_channel_saturating_counts(self):
+        srgb = torch.tensor([0.2, 1.0, 0.2]).view(3, 1, 1)
+        out = blend_highlights_Eilertsen2017(torch.full((3, 1, 1), 4.0), srgb)
+        torch.testing.assert_close(out, torch.full((3, 1, 1), 4.0))
+
+
+class _Constant(torch.nn.Module):
+    highlight_blend_threshold = 0.95
+
+    def predict_hdr(self, srgb, *, tile, overlap):
+        return torch.ones_like(srgb)
+
+
+class TestExpandHdrBlending:
+    def test_model_threshold_is_applied(self):
+        srgb = torch.full((1, 3, 8, 8), 0.5)
+        srgb[..., 0, 0] = 1.0
+        out = expand_hdr(_Constant(), srgb)
+        linear = srgb_to_linear(srgb)
+        # Aligned constant = linear mid-tone value; kept only where the input saturates.
+        torch.testing.assert_close(out[..., 0, 0], linear[..., 1, 1])
+        torch.testing.assert_close(out[..., 1:, :], linear[..., 1:, :])
+        assert not torch.allclose(out[..., 0, 0], linear[..., 0, 0])
