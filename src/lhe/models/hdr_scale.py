@@ -12,8 +12,8 @@ so that outputs of every model, and of the plain inverse-sRGB baseline, are inte
 :func:`align_hdr_scale` applies it: one factor per image, the median over well-exposed pixels of
 the ratio between the luminance of ``srgb_to_linear(input)`` and the prediction's luminance (a
 median in the log domain, so clipped areas, noise and outliers do not pull it). :func:`expand_hdr`
-runs any ``expand-hdr`` model that implements ``predict_hdr(srgb, tile=, overlap=)`` (linear HDR
-up to scale) and applies the convention; for models that set ``highlight_blend_threshold`` (a
+runs any ``expand-hdr`` model that implements ``predict_hdr(srgb, *, tile=, overlap=)`` (linear HDR
+up to scale, with its own default tiling) and applies the convention; for models that set ``highlight_blend_threshold`` (a
 network without its own mask of well-exposed input, such as ExpandNet) it then keeps the
 inverse-sRGB input outside the saturated areas (:func:`blend_highlights_Eilertsen2017`).
 
@@ -151,7 +151,9 @@ def blend_highlights_Eilertsen2017(
     return alpha * prediction + (1.0 - alpha) * srgb_to_linear(srgb)
 
 
-def expand_hdr(model: Any, srgb: torch.Tensor, *, tile: int = 512, overlap: int = 64) -> torch.Tensor:
+def expand_hdr(
+    model: Any, srgb: torch.Tensor, *, tile: int | None = None, overlap: int | None = None
+) -> torch.Tensor:
     """Expand an sRGB image to linear HDR with an ``expand-hdr`` model, in lhe's absolute scale.
 
     Args:
@@ -159,8 +161,8 @@ def expand_hdr(model: Any, srgb: torch.Tensor, *, tile: int = 512, overlap: int 
             (ExpandNet, HDRUNet), in eval mode. When it has a ``highlight_blend_threshold``
             attribute that is not None, :func:`blend_highlights_Eilertsen2017` is applied with it.
         srgb: ``(N, 3, H, W)`` or ``(3, H, W)`` sRGB-encoded image in [0, 1], any size.
-        tile: tile side for full-resolution inference (bounds memory).
-        overlap: context pixels on each side of a tile.
+        tile: tile side for full-resolution inference (bounds memory); default the model's.
+        overlap: context pixels on each side of a tile; default the model's (its receptive field).
 
     Returns:
         Linear HDR tensor of the input's shape, dtype and device; see the module docstring for the
@@ -174,7 +176,8 @@ def expand_hdr(model: Any, srgb: torch.Tensor, *, tile: int = 512, overlap: int 
     _check_image(srgb, "srgb")
     batched = srgb if srgb.ndim == 4 else srgb.reshape(-1, *srgb.shape[-3:])
     with torch.no_grad():
-        prediction = align_hdr_scale(predict(batched, tile=tile, overlap=overlap), batched)
+        tiling = {k: v for k, v in (("tile", tile), ("overlap", overlap)) if v is not None}
+        prediction = align_hdr_scale(predict(batched, **tiling), batched)
         threshold = getattr(model, "highlight_blend_threshold", None)
         if threshold is not None:
             prediction = blend_highlights_Eilertsen2017(prediction, batched, threshold)
