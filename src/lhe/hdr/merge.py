@@ -28,7 +28,7 @@ from lhe.errors import InputError
 from lhe.hdr._checks import check_frames, to_unit_float
 from lhe.hdr.align import align_translation_Ward2003, shift_image
 from lhe.hdr.exposure import default_reference, normalise_exposures
-from lhe.hdr._kernels import merge_kernel
+from lhe.hdr._kernels import bilinear_grid, merge_kernel
 from lhe.hdr.ghosts import ghost_masks
 from lhe.hdr.response import apply_response, resolve_response
 from lhe.hdr.weights import WEIGHTS, validate_weights
@@ -93,13 +93,6 @@ def _tables(
         np.ascontiguousarray(weighted.T, dtype=np.float32),
         guard.astype(np.float32),
     )
-
-
-def _sample_grid(size: int, small: int) -> tuple[np.ndarray, np.ndarray]:
-    """Bilinear sampling positions of ``size`` output pixels in ``small`` mask pixels (centres aligned)."""
-    position = np.clip((np.arange(size) + 0.5) * (small / size) - 0.5, 0, small - 1)
-    base = np.minimum(position.astype(np.int64), max(small - 2, 0))
-    return base, (position - base).astype(np.float32)
 
 
 def merge_exposures(
@@ -211,8 +204,8 @@ def merge_exposures(
             fractions[index] = float(mask.mean())
     has_mask = masks.reshape(len(frames), -1).max(axis=1) > 0
 
-    y0, fy = _sample_grid(height, masks.shape[1])
-    x0, fx = _sample_grid(width, masks.shape[2])
+    y0, fy = bilinear_grid(height, masks.shape[1])
+    x0, fx = bilinear_grid(width, masks.shape[2])
     out = np.empty((height, width, 3), np.float32)
     merge_kernel()(
         tuple(codes),

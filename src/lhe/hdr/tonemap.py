@@ -1,0 +1,410 @@
+"""Tone mapping: linear HDR radiance → sRGB-encoded picture in [0, 1].
+
+``tonemap`` applies an exposure correction and a saturation change, then one operator from
+``METHODS``, then the display encoding (the sRGB curve, or a power ``1/gamma``). Operators map
+luminance and keep each pixel's colour ratios, so hues survive compression:
+
+- ``reinhard``: Reinhard et al. 2002 global photographic operator (key from the log-average
+  luminance, burn-out ``white``), automatic key after Reinhard 2002/2006.
+- ``drago``: Drago et al. 2003 adaptive logarithmic mapping.
+- ``local``: Durand & Dorsey 2002 — log luminance split into an edge-preserving base (bilateral
+  filter) and detail; only the base is compressed, so local contrast is kept. The bilateral
+  filter runs on a bilateral grid (Chen et al. 2007) at reduced resolution and is brought back
+  to full resolution with guided-filter coefficients (He et al. 2013), so edges stay sharp.
+- ``mu-law``: ``T(H) = log(1 + μH) / log(1 + μ)`` on HDR normalised to [0, 1] (Kalantari &
+  Ramamoorthi 2017), already perceptually encoded.
+- ``gamma``: exposure and clipping only.
+
+References:
+    E. Reinhard, M. Stark, P. Shirley and J. Ferwerda, "Photographic Tone Reproduction for
+    Digital Images", SIGGRAPH 2002.
+    E. Reinhard, "Parameter estimation for photographic tone reproduction", Journal of Graphics
+    Tools 7(1), 2002.
+    F. Drago, K. Myszkowski, T. Annen and N. Chiba, "Adaptive Logarithmic Mapping For
+    Displaying High Contrast Scenes", Eurographics 2003.
+    F. Durand and J. Dorsey, "Fast Bilateral Filtering for the Display of High-Dynamic-Range
+    Images", SIGGRAPH 2002.
+    J. Chen, S. Paris and F. Durand, "Real-time Edge-Aware Image Processing with the Bilateral
+    Grid", SIGGRAPH 2007.
+    K. He, J. Sun and X. Tang, "Guided Image Filtering", IEEE TPAMI 2013.
+    N. K. Kalantari and R. Ramamoorthi, "Deep High Dynamic Range Imaging of Dynamic Scenes",
+    ACM TOG (SIGGRAPH) 2017.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from functools import lru_cache
+
+import numpy as np
+import scipy.ndimage
+
+from lhe.color import BT709_LUMA, linear_to_srgb
+from lhe.errors import InputError
+from lhe.hdr._checks import check_image, validate_method
+from lhe.hdr._kernels import bilinear_grid, block_log_luminance_kernel, local_tonemap_kernel
+
+__all__ = [
+    "tonemap",
+    "tonemap_Reinhard2002",
+    "tonemap_Drago2003",
+    "tonemap_Durand2002",
+    "tonemap_mulaw",
+    "tonemap_gamma",
+    "METHODS",
+    "validate_tonemap_method",
+]
+
+_LUMA = np.asarray(BT709_LUMA, np.float32)
+
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    return rgb @ _LUMA
+
+
+def _floor(lum: np.ndarray) -> float:
+    """Smallest luminance treated as light: keeps logs finite for black pixels."""
+    peak = float(lum.max()) if lum.size else 0.0
+    return max(peak * 1e-9, 1e-12)
+
+
+def _log_average(lum: np.ndarray, floor: float) -> float:
+    return float(np.exp2(np.mean(np.log2(np.maximum(lum, floor)), dtype=np.float64)))
+
+
+def _apply_ratio(rgb: np.ndarray, lum: np.ndarray, display: np.ndarray, floor: float) -> np.ndarray:
+    """Scale each pixel's colour so its luminance becomes ``display`` (display-linear)."""
+    ratio = display / np.maximum(lum, np.float32(floor))
+    return rgb * ratio[..., None]
+
+
+def tonemap_Reinhard2002(hdr: np.ndarray, *, key: float | None = None, white: float | None = None) -> np.ndarray:
+    """Reinhard et al.'s global photographic operator, display-linear output.
+
+    ``L_m = a / L̄_w · L`` with ``L̄_w`` the log-average luminance and ``a`` the key, then
+    ``L_d = L_m (1 + L_m / L_white²) / (1 + L_m)``.
+
+    Args:
+        hdr: linear HDR ``H×W×3``, ≥ 0.
+        key: the key ``a`` (0.18 is mid-grey); None estimates it from the luminance range
+            (Reinhard 2002, "Parameter estimation…": ``0.18 · 4^((2 log₂L̄ − log₂Lmin − log₂Lmax)
+            / (log₂Lmax − log₂Lmin))`` with 1st/99th percentiles).
+        white: scene luminance that maps to display white; None uses the 99.9th percentile.
+
+    Returns:
+        Display-linear ``H×W×3`` float32 (values above 1 are clipped later).
+
+    Example:
+        >>> hdr = np.ones((2, 2, 3), np.float32)
+        >>> out = tonemap_Reinhard2002(hdr, key=0.18, white=1e6)
+        >>> round(float(out[0, 0, 0]), 4)  # L_m = 0.18 → 0.18 / 1.18
+        0.1525
+
+    References:
+        E. Reinhard, M. Stark, P. Shirley and J. Ferwerda, "Photographic Tone Reproduction
+        for Digital Images", SIGGRAPH 2002.
+    """
+    lum = _luminance(hdr)
+    floor = _floor(lum)
+    average = _log_average(lum, floor)
+    if key is None:
+        low, high = np.log2(np.maximum(np.percentile(lum, [1, 99]), floor))
+        spread = high - low
+        key = 0.18 if spread < 1e-6 else 0.18 * 4 ** ((2 * math.log2(average) - low - high) / spread)
+        key = float(np.clip(key, 0.045, 0.72))
+    scale = np.float32(key / average)
+    scaled = lum * scale
+    if white is None:
+        white_scaled = float(max(np.percentile(scaled, 99.9), 1e-6))
+    else:
+        white_scaled = float(white) * float(scale)
+    display = scaled * (1 + scaled / np.float32(white_scaled**2)) / (1 + scaled)
+    return _apply_ratio(hdr, lum, display, floor)
+
+
+def tonemap_Drago2003(hdr: np.ndarray, *, bias: float = 0.85) -> np.ndarray:
+    """Drago et al.'s adaptive logarithmic mapping, display-linear output.
+
+    ``L_d = 1 / log₁₀(L_max + 1) · ln(L + 1) / ln(2 + 8 (L / L_max)^(ln b / ln ½))`` on luminance
+    divided by its log-average (display maximum 100 cd/m² → 1).
+
+    Args:
+        hdr: linear HDR ``H×W×3``, ≥ 0.
+        bias: ``b`` in (0, 1]; lower values brighten dark regions (0.85 in the paper).
+
+    Returns:
+        Display-linear ``H×W×3`` float32.
+
+    References:
+        F. Drago, K. Myszkowski, T. Annen and N. Chiba, "Adaptive Logarithmic Mapping For
+        Displaying High Contrast Scenes", Eurographics 2003.
+    """
+    if not 0 < bias <= 1:
+        raise InputError(f"Drago bias must be in (0, 1], got {bias}")
+    lum = _luminance(hdr)
+    floor = _floor(lum)
+    scaled = lum / np.float32(_log_average(lum, floor))
+    peak = float(max(scaled.max(), 1e-6))
+    exponent = math.log(bias) / math.log(0.5)
+    display = (np.log1p(scaled) / np.log(2 + 8 * (scaled / np.float32(peak)) ** np.float32(exponent))) / np.float32(
+        math.log10(peak + 1)
+    )
+    return _apply_ratio(hdr, lum, display.astype(np.float32), floor)
+
+
+@lru_cache(maxsize=8)
+def _encoding_table(gamma: float | None, size: int = 16385) -> np.ndarray:
+    """Display encoding sampled on [0, 1] for the compiled tone mapper (linear interpolation)."""
+    ramp = np.linspace(0, 1, size, dtype=np.float64)
+    table = linear_to_srgb(ramp) if gamma is None else ramp ** (1 / gamma)
+    return table.astype(np.float32)
+
+
+def _box(image: np.ndarray, radius: int) -> np.ndarray:
+    return scipy.ndimage.uniform_filter(image, size=2 * radius + 1, mode="reflect")
+
+
+def _bilateral_grid(log_lum: np.ndarray, sigma_space: float, sigma_range: float) -> np.ndarray:
+    """Bilateral filter of a 2-D array on a coarse (space × range) grid, sliced trilinearly."""
+    height, width = log_lum.shape
+    low = float(log_lum.min())
+    gy = np.arange(height) / sigma_space
+    gx = np.arange(width) / sigma_space
+    gz = (log_lum - low) / sigma_range
+    shape = (int(gy[-1]) + 3, int(gx[-1]) + 3, int(gz.max()) + 3)
+    # Nearest-cell splatting (+1 offset leaves a one-cell empty border for the blur).
+    iy = np.rint(gy).astype(np.int64)[:, None] + 1
+    ix = np.rint(gx).astype(np.int64)[None, :] + 1
+    iz = np.rint(gz).astype(np.int64) + 1
+    flat = ((iy * shape[1] + ix) * shape[2] + iz).ravel()
+    size = shape[0] * shape[1] * shape[2]
+    values = np.bincount(flat, weights=log_lum.ravel().astype(np.float64), minlength=size).reshape(shape)
+    counts = np.bincount(flat, minlength=size).astype(np.float64).reshape(shape)
+    values = scipy.ndimage.gaussian_filter(values, 1.0, mode="constant")
+    counts = scipy.ndimage.gaussian_filter(counts, 1.0, mode="constant")
+    yy = np.broadcast_to(gy[:, None] + 1, log_lum.shape)
+    xx = np.broadcast_to(gx[None, :] + 1, log_lum.shape)
+    coords = np.stack([yy.ravel(), xx.ravel(), gz.ravel() + 1])
+    num = scipy.ndimage.map_coordinates(values, coords, order=1, mode="nearest")
+    den = scipy.ndimage.map_coordinates(counts, coords, order=1, mode="nearest")
+    return (num / np.maximum(den, 1e-12)).reshape(log_lum.shape)
+
+
+def tonemap_Durand2002(
+    hdr: np.ndarray,
+    *,
+    contrast: float = 6.0,
+    sigma_space: float = 0.02,
+    sigma_range: float = 1.3,
+    saturation: float = 1.0,
+    gamma: float | None = None,
+) -> np.ndarray:
+    """Durand & Dorsey's local operator (base/detail split), **display-encoded** output.
+
+    The log2 luminance is split into a base layer (edge-preserving bilateral filter) and
+    detail; the base is compressed to ``contrast`` stops and its 99.5th percentile is put at
+    display white, the detail is kept. Work at full resolution is one compiled pass: the base
+    comes from guided-filter coefficients fitted at reduced resolution (about 0.25 MP).
+
+    Args:
+        hdr: linear HDR ``H×W×3``, ≥ 0.
+        contrast: range of the compressed base layer in stops.
+        sigma_space: bilateral spatial sigma as a fraction of the larger image side.
+        sigma_range: bilateral range sigma in stops (0.4 log₁₀ units in the paper ≈ 1.3).
+        saturation: colour exponent ``(c / L)^s`` (1 keeps colour ratios).
+        gamma: display encoding, None for the sRGB curve.
+
+    Returns:
+        sRGB-encoded (or gamma-encoded) ``H×W×3`` float32 in [0, 1].
+
+    References:
+        F. Durand and J. Dorsey, "Fast Bilateral Filtering for the Display of
+        High-Dynamic-Range Images", SIGGRAPH 2002.
+        K. He, J. Sun and X. Tang, "Guided Image Filtering", IEEE TPAMI 2013.
+    """
+    if not contrast > 0:
+        raise InputError(f"local contrast must be > 0 stops, got {contrast}")
+    hdr = np.ascontiguousarray(hdr, dtype=np.float32)
+    height, width = hdr.shape[:2]
+    factor = max(1, int(round(math.sqrt(height * width / 250_000))))
+    small_h, small_w = -(-height // factor), -(-width // factor)
+    peak = float(hdr.max())
+    floor = max(peak * 1e-9, 1e-12)
+    log_small = np.empty((small_h, small_w), np.float32)
+    block_log_luminance_kernel()(hdr, factor, floor, log_small)
+
+    sigma = max(1.0, sigma_space * max(small_h, small_w))
+    base_small = _bilateral_grid(log_small.astype(np.float64), sigma, sigma_range)
+    # Guided filter of the base on the log luminance: base ≈ a · log L + b in small windows, so
+    # the full-resolution base follows the full-resolution edges.
+    radius = 1 if min(small_h, small_w) >= 3 else 0
+    guide = log_small.astype(np.float64)
+    mean_i, mean_p = _box(guide, radius), _box(base_small, radius)
+    cov = _box(guide * base_small, radius) - mean_i * mean_p
+    var = _box(guide * guide, radius) - mean_i * mean_i
+    coef_a = cov / (var + 0.01)
+    coef_b = mean_p - coef_a * mean_i
+    coef_a, coef_b = _box(coef_a, radius), _box(coef_b, radius)
+
+    low, high = np.percentile(base_small, [0.5, 99.5])
+    compression = min(1.0, contrast / max(float(high - low), 1e-6))
+    y0, fy = bilinear_grid(height, small_h)
+    x0, fx = bilinear_grid(width, small_w)
+    out = np.empty_like(hdr)
+    local_tonemap_kernel()(
+        hdr,
+        coef_a.astype(np.float32),
+        coef_b.astype(np.float32),
+        y0,
+        fy,
+        x0,
+        fx,
+        floor,
+        compression,
+        float(high),
+        float(saturation),
+        _encoding_table(gamma),
+        out,
+    )
+    return out
+
+
+def tonemap_mulaw(hdr: np.ndarray, *, mu: float = 5000.0, white: float | None = None) -> np.ndarray:
+    """μ-law range compression ``T(H) = log(1 + μH) / log(1 + μ)``, per channel, encoded output.
+
+    Args:
+        hdr: linear HDR ``H×W×3``, ≥ 0.
+        mu: compression μ (5000 in Kalantari & Ramamoorthi 2017).
+        white: the value that becomes H = 1; None uses the 99.9th percentile of each pixel's
+            largest channel (the plain maximum lets a tiny sun turn the picture black).
+
+    Returns:
+        ``H×W×3`` float32 in [0, 1] (no further display encoding is applied).
+
+    Example:
+        >>> hdr = np.array([[[0.0, 0.5, 1.0]]], np.float32)
+        >>> [round(float(v), 4) for v in tonemap_mulaw(hdr)[0, 0]]  # log(1 + 2500) / log(5001)
+        [0.0, 0.9186, 1.0]
+
+    References:
+        N. K. Kalantari and R. Ramamoorthi, "Deep High Dynamic Range Imaging of Dynamic
+        Scenes", ACM TOG (SIGGRAPH) 2017.
+    """
+    if not mu > 0:
+        raise InputError(f"mu must be > 0, got {mu}")
+    peak = float(np.percentile(hdr.max(axis=2), 99.9)) if white is None else float(white)
+    normalised = np.clip(hdr / np.float32(max(peak, 1e-12)), 0, 1)
+    return (np.log1p(np.float32(mu) * normalised) / np.float32(math.log1p(mu))).astype(np.float32)
+
+
+def tonemap_gamma(hdr: np.ndarray) -> np.ndarray:
+    """No compression: display-linear values are the HDR values, clipped at 1 when encoded.
+
+    Example:
+        >>> tonemap_gamma(np.full((1, 1, 3), 2.0, np.float32)).tolist()
+        [[[2.0, 2.0, 2.0]]]
+    """
+    return hdr
+
+
+METHODS: dict[str, Callable[..., np.ndarray]] = {
+    "reinhard": tonemap_Reinhard2002,
+    "drago": tonemap_Drago2003,
+    "local": tonemap_Durand2002,
+    "mu-law": tonemap_mulaw,
+    "gamma": tonemap_gamma,
+}
+
+# Options that only some operators take.
+_OPTIONS = {"key": {"reinhard"}, "white": {"reinhard", "mu-law"}}
+
+
+def validate_tonemap_method(method: str) -> str:
+    """Return ``method`` if it is a key of ``METHODS``, else raise InputError listing them."""
+    return validate_method(method, METHODS, "tone-mapping method")
+
+
+def _saturate(hdr: np.ndarray, saturation: float) -> np.ndarray:
+    """Change colourfulness at constant luminance: ``L · (c / L)^s``."""
+    lum = _luminance(hdr)
+    floor = np.float32(_floor(lum))
+    ratio = np.maximum(hdr, 0) / np.maximum(lum, floor)[..., None]
+    return (lum[..., None] * ratio ** np.float32(saturation)).astype(np.float32)
+
+
+def tonemap(
+    hdr: np.ndarray,
+    method: str = "reinhard",
+    *,
+    exposure: float = 0.0,
+    saturation: float = 1.0,
+    gamma: float | None = None,
+    key: float | None = None,
+    white: float | None = None,
+) -> np.ndarray:
+    """Tone-map linear HDR to an sRGB-encoded picture.
+
+    Args:
+        hdr: linear HDR ``H×W×3`` (float; negative values are treated as 0 with a warning).
+        method: a key of ``METHODS``: ``reinhard``, ``drago``, ``local``, ``mu-law``, ``gamma``.
+        exposure: correction in stops applied to the HDR first (+1 doubles it).
+        saturation: colourfulness, 1 unchanged, 0 grey, > 1 more colourful.
+        gamma: encode with ``x^(1/gamma)`` instead of the sRGB curve (not for ``mu-law``,
+            which is its own encoding).
+        key: Reinhard key ``a`` (``reinhard`` only); None estimates it.
+        white: scene value (after ``exposure``) that maps to white (``reinhard``, ``mu-law``).
+
+    Returns:
+        ``H×W×3`` float32 display picture in [0, 1], sRGB-encoded unless ``gamma`` is given.
+
+    Raises:
+        InputError: non-finite pixels, a wrong shape, an unknown method, or an option the
+            method does not take or out of range.
+
+    Example:
+        >>> hdr = np.random.default_rng(0).random((8, 8, 3)).astype(np.float32) * 100
+        >>> out = tonemap(hdr, "reinhard")
+        >>> bool(out.min() >= 0 and out.max() <= 1)
+        True
+    """
+    hdr = check_image(hdr, "HDR image")
+    if not np.issubdtype(hdr.dtype, np.floating):
+        raise InputError(f"tonemap takes float linear HDR, got {hdr.dtype}; convert the image to linear float first")
+    validate_tonemap_method(method)
+    for name, value in (("key", key), ("white", white)):
+        if value is None:
+            continue
+        if method not in _OPTIONS[name]:
+            raise InputError(f"{name} applies to {' and '.join(sorted(_OPTIONS[name]))}, not to {method!r}")
+        if not (math.isfinite(value) and value > 0):
+            raise InputError(f"{name} must be a finite number > 0, got {value}")
+    if not math.isfinite(exposure):
+        raise InputError(f"exposure must be a finite number of stops, got {exposure}")
+    if not (math.isfinite(saturation) and saturation >= 0):
+        raise InputError(f"saturation must be ≥ 0, got {saturation}")
+    if gamma is not None and not (math.isfinite(gamma) and gamma > 0):
+        raise InputError(f"gamma must be > 0, got {gamma}")
+    if gamma is not None and method == "mu-law":
+        raise InputError("gamma does not apply to mu-law, whose curve is already the display encoding")
+
+    hdr = hdr.astype(np.float32, copy=False)
+    if hdr.min() < 0:
+        warnings.warn("negative HDR values were treated as 0", stacklevel=2)
+        hdr = np.maximum(hdr, 0)
+    if exposure:
+        hdr = hdr * np.float32(2.0**exposure)
+    if method == "local":
+        return tonemap_Durand2002(hdr, saturation=saturation, gamma=gamma)
+    if saturation != 1:
+        hdr = _saturate(hdr, saturation)
+    if method == "mu-law":
+        return tonemap_mulaw(hdr, white=white)
+    if method == "reinhard":
+        display = tonemap_Reinhard2002(hdr, key=key, white=white)
+    else:
+        display = METHODS[method](hdr)
+    display = np.clip(display, 0, 1)
+    encoded = linear_to_srgb(display) if gamma is None else display ** np.float32(1 / gamma)
+    return np.clip(encoded, 0, 1).astype(np.float32)
