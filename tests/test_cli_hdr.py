@@ -1,0 +1,137 @@
+"""End-to-end CLI for merge-exposures and tonemap through typer.testing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from lhe.cli import app
+from lhe.io import Image, read_image, write_image
+from tests.io.dng import write_dng
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+@pytest.fixture
+def bracket(examples):
+    return [str(examples / "bracket" / f"lobby_{i}.jpg") for i in range(3)]
+
+
+@pytest.fixture
+def scene() -> np.ndarray:
+    """A linear scene with 6 stops of range: a ramp times a smooth bright lamp (smooth, so
+    demosaicking is exact to well under a percent)."""
+    y, x = np.mgrid[0:48, 0:64].astype(np.float64)
+    base = 0.02 + 0.3 * x / 63
+    lamp = 1.0 + 11.0 * np.exp(-((x - 46) ** 2 + (y - 20) ** 2) / (2 * 7.0**2))
+    return np.stack([base * lamp, base * lamp * 0.9, base * lamp * 0.8], axis=-1)
+
+
+class TestMergeExposures:
+    def test_jpeg_bracket_with_exif_times(self, tmp_path, bracket):
+        result = invoke("merge-exposures", *bracket, "-o", str(tmp_path / "lobby.exr"), "--save-response", str(tmp_path / "r.json"))
+        assert result.exit_code == 0, result.output
+        hdr = read_image(tmp_path / "lobby.exr")
+        assert hdr.linear and hdr.meta.exposure_time == pytest.approx(1 / 60, rel=1e-3)
+        # Frames span 4 stops: radiance above the reference's clipping level (1.0) is recovered.
+        assert hdr.pixels.max() > 2.0
+        again = invoke("merge-exposures", *bracket, "-o", str(tmp_path / "again.exr"), "--response", str(tmp_path / "r.json"))
+        assert again.exit_code == 0, again.output
+
+    def test_raw_bracket_is_merged_linearly(self, tmp_path, scene):
+        paths = []
+        for index, time in enumerate((1 / 200, 1 / 50, 1 / 12.5)):
+            path = tmp_path / f"f{index}.dng"
+            write_dng(path, np.clip(scene * time * 50 / 4, 0, 1), exposure_time=time)
+            paths.append(str(path))
+        result = invoke("merge-exposures", *paths, "-o", str(tmp_path / "raw.exr"), "--float32", "--no-align")
+        assert result.exit_code == 0, result.output
+        hdr = read_image(tmp_path / "raw.exr").pixels[4:-4, 4:-4]
+        truth = (scene * (1 / 50) * 50 / 4)[4:-4, 4:-4]  # reference = middle frame
+        ratio = np.log2(hdr.mean(-1) / truth.mean(-1))
+        assert np.abs(ratio).max() < 0.1
+
+    def test_group_batch_to_folder(self, tmp_path, bracket):
+        shoot = tmp_path / "shoot"
+        shoot.mkdir()
+        for scene in ("a", "b"):
+            for index, frame in enumerate(bracket):
+                shutil.copy(frame, shoot / f"{scene}_{index}.jpg")
+        result = invoke("merge-exposures", str(shoot / "*.jpg"), "--group", "3", "-o", str(tmp_path / "hdr") + "/", "--json")
+        assert result.exit_code == 0, result.output
+        records = [json.loads(line) for line in result.stdout.splitlines()]
+        assert [r["output"] for r in records] == [str(tmp_path / "hdr" / n) for n in ("a_0.exr", "b_0.exr")]
+        assert all(r["frames"] == 3 for r in records)
+
+    def test_fuse_writes_display_picture(self, tmp_path, bracket):
+        result = invoke("merge-exposures", *bracket, "--fuse", "-o", str(tmp_path / "fused.jpg"))
+        assert result.exit_code == 0, result.output
+        fused = read_image(tmp_path / "fused.jpg")
+        assert not fused.linear and 0.2 < fused.pixels.mean() < 0.8
+
+    def test_missing_exposure_times(self, tmp_path, smooth_rgb):
+        paths = []
+        for index, gain in enumerate((0.25, 1.0)):
+            path = tmp_path / f"f{index}.png"
+            write_image(Image(smooth_rgb * gain, linear=False), path)
+            paths.append(str(path))
+        result = invoke("merge-exposures", *paths, "-o", str(tmp_path / "x.exr"))
+        assert result.exit_code == 2 and "--times" in result.output
+        assert not (tmp_path / "x.exr").exists()
+        ok = invoke("merge-exposures", *paths, "--exposures", "-2,0", "-o", str(tmp_path / "x.exr"))
+        assert ok.exit_code == 0, ok.output
+
+    @pytest.mark.parametrize(
+        "setup, message",
+        [("single", "2"), ("sizes", "size"), ("identical", "same exposure")],
+    )
+    def test_bad_brackets(self, tmp_path, smooth_rgb, setup, message):
+        paths = []
+        shapes = {"single": [smooth_rgb], "sizes": [smooth_rgb, smooth_rgb[:20]], "identical": [smooth_rgb, smooth_rgb * 0.5]}[setup]
+        for index, pixels in enumerate(shapes):
+            path = tmp_path / f"f{index}.png"
+            write_image(Image(pixels, linear=False), path)
+            paths.append(str(path))
+        result = invoke("merge-exposures", *paths, "--times", ",".join(["1/60"] * len(paths)), "-o", str(tmp_path / "x.exr"))
+        assert result.exit_code == 2 and message in result.output.lower()
+        assert not (tmp_path / "x.exr").exists()
+
+
+class TestTonemap:
+    def test_exr_to_jpeg_each_method(self, tmp_path, scene):
+        write_image(Image(scene.astype(np.float32), linear=True), tmp_path / "s.exr")
+        for method in ("reinhard", "drago", "local", "mu-law", "gamma"):
+            target = tmp_path / f"s_{method}.jpg"
+            result = invoke("tonemap", str(tmp_path / "s.exr"), "--method", method, "-o", str(target))
+            assert result.exit_code == 0, result.output
+            picture = read_image(target).pixels
+            assert 0.05 < picture.mean() < 0.95
+
+    def test_16bit_png_output(self, tmp_path, scene):
+        write_image(Image(scene.astype(np.float32), linear=True), tmp_path / "s.exr")
+        result = invoke("tonemap", str(tmp_path / "s.exr"), "-o", str(tmp_path / "s.png"), "--bit-depth", "16")
+        assert result.exit_code == 0 and read_image(tmp_path / "s.png").meta.bit_depth == 16
+
+    def test_unknown_method_lists_choices(self, tmp_path, scene):
+        write_image(Image(scene.astype(np.float32), linear=True), tmp_path / "s.exr")
+        result = invoke("tonemap", str(tmp_path / "s.exr"), "--method", "nope", "-o", str(tmp_path / "x.jpg"))
+        assert result.exit_code == 2 and "reinhard" in result.output
+
+    def test_non_finite_exr_refused(self, tmp_path, scene):
+        bad = scene.astype(np.float32)
+        bad[3, 3] = np.nan
+        write_image(Image(bad, linear=True), tmp_path / "bad.exr", float32=True)
+        result = invoke("tonemap", str(tmp_path / "bad.exr"), "-o", str(tmp_path / "x.jpg"))
+        assert result.exit_code == 2 and not (tmp_path / "x.jpg").exists()
+
+    def test_ldr_input_refused(self, tmp_path, examples):
+        result = invoke("tonemap", str(examples / "bridge.jpg"), "-o", str(tmp_path / "x.jpg"))
+        assert result.exit_code == 2 and "not an HDR image" in result.output
