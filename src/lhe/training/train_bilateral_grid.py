@@ -151,6 +151,15 @@ def _validate(model, pairs) -> float:
     return float(np.mean(scores))
 
 
+def _sessions() -> list[str]:
+    """The start lines of every session of the run (options, resume step), from train.log."""
+    from lhe.training.common import run_dir
+
+    path = run_dir(MODEL_NAME) / "train.log"
+    lines = path.read_text().splitlines() if path.is_file() else []
+    return [line for line in lines if " new run: " in line or " resumed at step " in line]
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m lhe.training.train bilateral-grid",
                                      description=__doc__.split("\n")[0])
@@ -243,9 +252,10 @@ def main(argv: list[str] | None = None) -> int:
             "steps": int(state.extra.get("best_step", state.step)),
             "training_time": f"{state.elapsed / 60:.0f} min on 1 CPU thread ({state.step} steps run)",
             "validation": {"val_psnr_512px": round(state.best, 3)},
-            "notes": f"command: python -m lhe.training.train bilateral-grid {' '.join(argv or [])}; "
-                     f"batch {args.batch}, patch {args.patch}, Adam lr {args.lr} cosine, L2 loss, seed {args.seed}",
-            "extra": {"args": json.loads(json.dumps(vars(args)))},
+            "notes": f"batch {args.batch}, patch {args.patch}, Adam lr {args.lr} with cosine decay over "
+                     f"--steps, L2 loss at full patch resolution, seed {args.seed}; sessions of this run "
+                     "(from train.log) in extra.sessions",
+            "extra": {"args": json.loads(json.dumps(vars(args))), "sessions": _sessions()},
         }
         path = export_checkpoint(model, MODEL_NAME, card)
         log(MODEL_NAME, f"exported {path}")
