@@ -1,0 +1,47 @@
+"""Tests of the fused numba CPU kernel (lhe.kernels.cpu) against the torch reference."""
+
+from __future__ import annotations
+
+import torch
+
+from lhe.kernels import cpu, reference
+from tests.kernels.backend_checks import GuideSliceAndApplyChecks, SliceAndApplyChecks
+from tests.kernels.cases import random_case, random_guide_params
+
+
+class TestSliceAndApply(SliceAndApplyChecks):
+    module = cpu
+
+    def test_float64_keeps_dtype(self):
+        grid, guide, image = random_case(2, 9, 14, 8, 16, 16, seed=1, dtype=torch.float64)
+        out = cpu.slice_and_apply(grid, guide, image)
+        assert out.dtype == torch.float64
+        torch.testing.assert_close(out, reference.slice_and_apply(grid, guide, image), atol=1e-5, rtol=0)
+
+    def test_closer_to_exact_than_float32_reference(self):
+        grid, guide, image = random_case(1, 30, 40, 8, 16, 16, seed=6)
+        exact = reference.slice_and_apply(grid.double(), guide.double(), image.double())
+        fused_error = (cpu.slice_and_apply(grid, guide, image).double() - exact).abs().max()
+        reference_error = (reference.slice_and_apply(grid, guide, image).double() - exact).abs().max()
+        assert fused_error <= reference_error
+
+    def test_one_thread_gives_same_result(self):
+        grid, guide, image = random_case(1, 13, 10, 8, 16, 16, seed=2)
+        threads = torch.get_num_threads()
+        try:
+            torch.set_num_threads(1)
+            single = cpu.slice_and_apply(grid, guide, image)
+        finally:
+            torch.set_num_threads(threads)
+        assert torch.equal(single, cpu.slice_and_apply(grid, guide, image))
+
+
+class TestGuideSliceAndApply(GuideSliceAndApplyChecks):
+    module = cpu
+
+    def test_float64_keeps_dtype(self):
+        grid, _, image = random_case(1, 7, 12, 8, 16, 16, seed=3, dtype=torch.float64)
+        params = reference.GuideParams(*(p.double() for p in random_guide_params(4)))
+        out = cpu.guide_slice_and_apply(grid, image, params)
+        assert out.dtype == torch.float64
+        torch.testing.assert_close(out, reference.guide_slice_and_apply(grid, image, params), atol=1e-5, rtol=0)
