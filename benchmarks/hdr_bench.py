@@ -260,7 +260,7 @@ def run_speed(path: Path, repeats: int, seed: int) -> None:
         theirs.append(time.perf_counter() - start)
     ours_s, theirs_s = statistics.median(ours), statistics.median(theirs)
     print(f"\ntonemap, 12 MP float32 ({repeats} runs each, median wall):")
-    print(f"  lhe tonemap(method="local"): {ours_s:6.2f} s")
+    print(f"  lhe tonemap(method='local'): {ours_s:6.2f} s")
     print(f"  OpenCV TonemapReinhard:       {theirs_s:6.2f} s")
     print(f"  ratio lhe / OpenCV: {ours_s / theirs_s:.2f}  (target ≤ 0.5)")
 

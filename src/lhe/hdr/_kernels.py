@@ -195,7 +195,9 @@ def local_tonemap_kernel() -> Callable[..., Any]:
                         value = value * gain
                     else:
                         value = (max(value, zero) / lum[x]) ** saturation * lum[x] * gain
-                    v = min(max(value, zero), one) * scale_top
+                    # The table is sampled on a square-root grid: fine steps near black,
+                    # where power-law encodings are steep.
+                    v = np.sqrt(min(max(value, zero), one)) * scale_top
                     i = min(int(v), top - 1)
                     frac = v - numba.float32(i)
                     out[y, x, c] = encode[i] * (one - frac) + encode[i + 1] * frac

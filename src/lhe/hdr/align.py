@@ -166,7 +166,8 @@ def align_translation_Ward2003(
             ref, mov = pyramids[reference][level], pyramids[index][level]
             # Count about a million bits per candidate: plenty to place the optimum, and cheap.
             step = max(1, ref.size // 1_000_000)
-            candidates = [(dy + a, dx + b) for a in (-1, 0, 1) for b in (-1, 0, 1)]
+            # The current estimate first, so a tie keeps it rather than drifting.
+            candidates = [(dy + a, dx + b) for a in (0, -1, 1) for b in (0, -1, 1)]
             costs = [_xor_cost(ref, mov, pair, exclusion, cy, cx, step) for cy, cx in candidates]
             dy, dx = candidates[int(np.argmin(costs))]
         shifts.append((int(dy), int(dx)))

@@ -26,6 +26,7 @@ __all__ = [
     "parse_exposures",
     "resolve_exposures",
     "default_reference",
+    "snap_nominal",
 ]
 
 
@@ -68,7 +69,7 @@ def normalise_exposures(exposures: Sequence[float], reference: int | None = None
         InputError: fewer than 2 values, non-finite or non-positive values, or all identical.
 
     Example:
-        >>> normalise_exposures([1 / 60, 1 / 15, 1 / 4]).round(3).tolist()
+        >>> normalise_exposures([1 / 64, 1 / 16, 1 / 4]).tolist()
         [0.25, 1.0, 4.0]
     """
     values = np.asarray(list(exposures), dtype=np.float64)
@@ -83,6 +84,32 @@ def normalise_exposures(exposures: Sequence[float], reference: int | None = None
         )
     index = default_reference(values) if reference is None else _check_reference(reference, values.size)
     return values / values[index]
+
+
+def snap_nominal(exposures: Sequence[float], tolerance: float = 0.1) -> np.ndarray:
+    """Replace cameras' nominal exposure ratios by the true third-stop ones.
+
+    Cameras label their settings with rounded numbers (1/60 s is really 1/64 s, f/5.6 is
+    2^2.5 = 5.66, ISO 125 is 100 · 2^(1/3)); taken at face value, 1/60 and 1/15 s differ by
+    2.09 stops instead of 2. Every ratio to the first value within ``tolerance`` stops of a
+    multiple of 1/3 stop is moved onto it.
+
+    Args:
+        exposures: positive exposures from metadata or ``--times``.
+        tolerance: largest correction, in stops.
+
+    Returns:
+        float64 array of corrected exposures (the first value unchanged).
+
+    Example:
+        >>> (snap_nominal([1 / 60, 1 / 15, 1 / 4]) * 64).round(6).tolist()
+        [1.066667, 4.266667, 17.066667]
+    """
+    values = np.asarray(list(exposures), dtype=np.float64)
+    stops = np.log2(values / values[0])
+    thirds = np.round(stops * 3) / 3
+    snapped = np.where(np.abs(stops - thirds) <= tolerance, thirds, stops)
+    return values[0] * np.exp2(snapped)
 
 
 def default_reference(exposures: Sequence[float]) -> int:
@@ -178,7 +205,8 @@ def resolve_exposures(
         names: file names for error messages.
 
     Returns:
-        Exposures normalised by :func:`normalise_exposures` (middle exposure = 1).
+        Exposures normalised by :func:`normalise_exposures` (middle exposure = 1); metadata
+        and ``times`` (cameras' nominal values) are first corrected by :func:`snap_nominal`.
 
     Raises:
         InputError: both ``times`` and ``exposures`` given, a count that does not match the frames,
@@ -195,7 +223,7 @@ def resolve_exposures(
     if given is not None:
         if len(given) != count:
             raise InputError(f"{option} has {len(given)} values but there are {count} frames; give one per frame")
-        return normalise_exposures(given)
+        return normalise_exposures(_positive(given, option) if times is None else snap_nominal(_positive(given, option)))
     if metadata is None or len(metadata) != count or any(m is None for m in metadata):
         missing = [i for i in range(count) if metadata is None or i >= len(metadata) or metadata[i] is None]
         labels = [names[i] if names is not None and i < len(names) else f"frame {i}" for i in missing]
@@ -203,4 +231,11 @@ def resolve_exposures(
             f"exposure time missing for {', '.join(labels)}: no EXIF/RAW exposure data; "
             "pass --times 1/60,1/15,1/4 (seconds) or --exposures -2,0,2 (stops), one per frame"
         )
-    return normalise_exposures([float(m) for m in metadata])  # type: ignore[arg-type]
+    return normalise_exposures(snap_nominal(_positive([float(m) for m in metadata], "EXIF exposure")))  # type: ignore[arg-type]
+
+
+def _positive(values: Sequence[float], what: str) -> list[float]:
+    values = [float(v) for v in values]
+    if not all(math.isfinite(v) and v > 0 for v in values):
+        raise InputError(f"{what} values must be finite and > 0, got {values}")
+    return values

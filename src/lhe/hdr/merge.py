@@ -185,8 +185,8 @@ def merge_exposures(
     darkest, brightest = int(order[0]), int(order[-1])
     tables = []
     for index, e in enumerate(relative):
-        high = 1e-5 if index == darkest else (1e-7 if index == reference else 0.0)
-        low = 1e-5 if index == brightest else (1e-7 if index == reference else 0.0)
+        high = 1e-5 if index == darkest else (1e-9 if index == reference else 0.0)
+        low = 1e-5 if index == brightest else (1e-9 if index == reference else 0.0)
         tables.append(_tables(curve, levels, float(e), weights, low, high))
 
     step = max(1, int(round(np.sqrt(height * width / 250_000))))

@@ -32,7 +32,7 @@ import scipy.sparse.linalg
 
 from lhe.color import srgb_to_linear
 from lhe.errors import InputError
-from lhe.hdr._checks import check_frames, validate_method
+from lhe.hdr._checks import check_frames
 from lhe.hdr.exposure import normalise_exposures
 from lhe.hdr.weights import weighting_function_Debevec1997, weighting_function_Robertson1999
 
@@ -197,11 +197,17 @@ def response_curve_Debevec1997(
     levels = _check_levels(levels)
     codes = sample_pixels(frames, levels, samples, seed)  # (3, N, P)
     weight = weighting_function_Debevec1997(np.arange(levels) / (levels - 1)).astype(np.float64)
+    # Black and white codes say only "at most" / "at least": they get no data rows, and the
+    # smoothness term extrapolates the curve there (as in the paper, w(0) = w(top) = 0).
     weight = np.maximum(weight, 1e-3)
-    n, p = codes.shape[1], codes.shape[2]
+    weight[[0, -1]] = 0.0
     curves = []
     for channel in range(3):
         z = codes[channel].astype(np.int64)  # (N, P)
+        z = z[(weight[z] > 0).any(axis=1)]  # a pixel clipped in every frame constrains nothing
+        n, p = z.shape
+        if n < 2:
+            raise InputError("the bracket has too few well-exposed pixels to calibrate a response; use --response srgb")
         w = weight[z].ravel()
         rows = np.arange(n * p)
         sample = np.repeat(np.arange(n), p)
@@ -239,7 +245,7 @@ def response_curve_Robertson1999(
 
     Alternates the weighted radiance estimate ``E_i = Σ_j w t_j f⁻¹(Z_ij) / Σ_j w t_j²`` and the
     curve update ``f⁻¹(m) = mean{E_i t_j : Z_ij = m}`` over sampled pixels, starting from a
-    linear curve; levels that no sample hits are interpolated.
+    gamma-2.2 curve; levels that no sample hits are interpolated.
 
     Args:
         frames: aligned exposures, ``H×W×3``, same size.
@@ -264,16 +270,22 @@ def response_curve_Robertson1999(
     codes = sample_pixels(frames, levels, samples, seed)
     weight = weighting_function_Robertson1999(np.arange(levels) / (levels - 1)).astype(np.float64)
     weight = np.maximum(weight, 1e-4)
+    weight[[0, -1]] = 0.0  # clipped codes are bounds, not measurements
     ramp = np.arange(levels, dtype=np.float64)
     curves = []
     for channel in range(3):
         z = codes[channel].astype(np.int64)  # (N, P)
-        curve = np.linspace(1e-3, 1, levels)
+        # Start from a gamma-2.2 curve: from a linear start the alternation can settle on a
+        # distorted fixed point; display-encoded cameras are close to gamma 2.2.
+        curve = np.maximum(np.linspace(0, 1, levels) ** 2.2, 1e-6)
         hits = np.bincount(z.ravel(), minlength=levels)
         seen = hits > 0
+        seen[[0, -1]] = False  # interpolated from their neighbours instead
+        if seen.sum() < 2:
+            raise InputError("the bracket has too few distinct pixel values to calibrate a response; use --response srgb")
         for _ in range(iterations):
             w = weight[z]
-            radiance = (w * times * curve[z]).sum(axis=1) / (w * times**2).sum(axis=1)
+            radiance = (w * times * curve[z]).sum(axis=1) / np.maximum((w * times**2).sum(axis=1), 1e-30)
             sums = np.bincount(z.ravel(), weights=(radiance[:, None] * times).ravel(), minlength=levels)
             update = np.where(seen, sums / np.maximum(hits, 1), np.nan)
             update = np.interp(ramp, ramp[seen], update[seen])
@@ -313,17 +325,19 @@ def resolve_response(
     """
     if isinstance(response, np.ndarray):
         return _check_curve(response, "response array")
-    if isinstance(response, Path) or (isinstance(response, str) and (response.endswith(".json") or "/" in response)):
-        return load_response(response)
     if response == "srgb":
         return response_srgb(levels)
     if response == "linear":
         return response_linear(levels)
-    method = "Debevec1997" if response == "auto" else response
-    validate_method(method, {"auto": None, "srgb": None, "linear": None, **RESPONSE_METHODS}, "response")
-    if frames is None or exposures is None:
-        raise InputError(f"response {response!r} calibrates from the bracket: pass frames and exposures")
-    return RESPONSE_METHODS[method](frames, exposures, levels=levels)
+    if isinstance(response, str) and (response == "auto" or response in RESPONSE_METHODS):
+        if frames is None or exposures is None:
+            raise InputError(f"response {response!r} calibrates from the bracket: pass frames and exposures")
+        method = "Debevec1997" if response == "auto" else response
+        return RESPONSE_METHODS[method](frames, exposures, levels=levels)
+    if isinstance(response, (str, Path)):
+        # Anything else names a curve file; a missing file's error lists the keywords too.
+        return load_response(response)
+    raise InputError(f"response must be srgb, linear, auto, {', '.join(RESPONSE_METHODS)}, a file or an array; got {response!r}")
 
 
 def apply_response(frame: np.ndarray, curve: np.ndarray) -> np.ndarray:
@@ -399,8 +413,11 @@ def load_response(path: str | Path) -> np.ndarray:
     path = Path(path)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"response file {str(path)!r} not found; use srgb, linear, auto or an existing file") from None
+    except (FileNotFoundError, IsADirectoryError):
+        raise InputError(
+            f"response {str(path)!r} is neither srgb, linear, auto, Debevec1997, Robertson1999 nor an existing "
+            "curve file; pick one of those or save a curve with --save-response"
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InputError(f"response file {str(path)!r} is not readable JSON: {error}") from None
     if not isinstance(document, dict) or document.get("format") != _FORMAT:

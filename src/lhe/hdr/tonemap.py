@@ -156,8 +156,9 @@ def tonemap_Drago2003(hdr: np.ndarray, *, bias: float = 0.85) -> np.ndarray:
 
 @lru_cache(maxsize=8)
 def _encoding_table(gamma: float | None, size: int = 16385) -> np.ndarray:
-    """Display encoding sampled on [0, 1] for the compiled tone mapper (linear interpolation)."""
-    ramp = np.linspace(0, 1, size, dtype=np.float64)
+    """Display encoding of ``(k / (size − 1))²`` for the compiled tone mapper, which indexes it by
+    the square root of the display-linear value and interpolates linearly."""
+    ramp = np.linspace(0, 1, size, dtype=np.float64) ** 2
     table = linear_to_srgb(ramp) if gamma is None else ramp ** (1 / gamma)
     return table.astype(np.float32)
 
@@ -192,6 +193,11 @@ def _bilateral_grid(log_lum: np.ndarray, sigma_space: float, sigma_range: float)
     return (num / np.maximum(den, 1e-12)).reshape(log_lum.shape)
 
 
+# Stops between the brightest base (99.5th percentile) and display white: room for the detail
+# layer above the base, so bright texture is not clipped.
+_HEADROOM = 0.5
+
+
 def tonemap_Durand2002(
     hdr: np.ndarray,
     *,
@@ -200,12 +206,13 @@ def tonemap_Durand2002(
     sigma_range: float = 1.3,
     saturation: float = 1.0,
     gamma: float | None = None,
+    exposure: float = 0.0,
 ) -> np.ndarray:
     """Durand & Dorsey's local operator (base/detail split), **display-encoded** output.
 
     The log2 luminance is split into a base layer (edge-preserving bilateral filter) and
-    detail; the base is compressed to ``contrast`` stops and its 99.5th percentile is put at
-    display white, the detail is kept. Work at full resolution is one compiled pass: the base
+    detail; the base is compressed to ``contrast`` stops and its 99.5th percentile is put half a
+    stop below display white, the detail is kept. Work at full resolution is one compiled pass: the base
     comes from guided-filter coefficients fitted at reduced resolution (about 0.25 MP).
 
     Args:
@@ -215,6 +222,7 @@ def tonemap_Durand2002(
         sigma_range: bilateral range sigma in stops (0.4 log₁₀ units in the paper ≈ 1.3).
         saturation: colour exponent ``(c / L)^s`` (1 keeps colour ratios).
         gamma: display encoding, None for the sRGB curve.
+        exposure: stops added to the display-linear result (moves the white point).
 
     Returns:
         sRGB-encoded (or gamma-encoded) ``H×W×3`` float32 in [0, 1].
@@ -263,7 +271,7 @@ def tonemap_Durand2002(
         fx,
         floor,
         compression,
-        float(high),
+        float(high) + (_HEADROOM - float(exposure)) / compression,
         float(saturation),
         _encoding_table(gamma),
         out,
@@ -271,7 +279,9 @@ def tonemap_Durand2002(
     return out
 
 
-def tonemap_mulaw(hdr: np.ndarray, *, mu: float = 5000.0, white: float | None = None) -> np.ndarray:
+def tonemap_mulaw(
+    hdr: np.ndarray, *, mu: float = 5000.0, white: float | None = None, exposure: float = 0.0
+) -> np.ndarray:
     """μ-law range compression ``T(H) = log(1 + μH) / log(1 + μ)``, per channel, encoded output.
 
     Args:
@@ -279,6 +289,7 @@ def tonemap_mulaw(hdr: np.ndarray, *, mu: float = 5000.0, white: float | None = 
         mu: compression μ (5000 in Kalantari & Ramamoorthi 2017).
         white: the value that becomes H = 1; None uses the 99.9th percentile of each pixel's
             largest channel (the plain maximum lets a tiny sun turn the picture black).
+        exposure: stops of gain on H after the normalisation (before the clip to [0, 1]).
 
     Returns:
         ``H×W×3`` float32 in [0, 1] (no further display encoding is applied).
@@ -295,7 +306,7 @@ def tonemap_mulaw(hdr: np.ndarray, *, mu: float = 5000.0, white: float | None = 
     if not mu > 0:
         raise InputError(f"mu must be > 0, got {mu}")
     peak = float(np.percentile(hdr.max(axis=2), 99.9)) if white is None else float(white)
-    normalised = np.clip(hdr / np.float32(max(peak, 1e-12)), 0, 1)
+    normalised = np.clip(hdr * np.float32(2.0**exposure / max(peak, 1e-12)), 0, 1)
     return (np.log1p(np.float32(mu) * normalised) / np.float32(math.log1p(mu))).astype(np.float32)
 
 
@@ -349,7 +360,8 @@ def tonemap(
     Args:
         hdr: linear HDR ``H×W×3`` (float; negative values are treated as 0 with a warning).
         method: a key of ``METHODS``: ``reinhard``, ``drago``, ``local``, ``mu-law``, ``gamma``.
-        exposure: correction in stops applied to the HDR first (+1 doubles it).
+        exposure: brightness correction in stops (+1 doubles the display-linear values; for
+            ``mu-law`` it scales the HDR before its normalisation by ``white``).
         saturation: colourfulness, 1 unchanged, 0 grey, > 1 more colourful.
         gamma: encode with ``x^(1/gamma)`` instead of the sRGB curve (not for ``mu-law``,
             which is its own encoding).
@@ -393,18 +405,19 @@ def tonemap(
     if hdr.min() < 0:
         warnings.warn("negative HDR values were treated as 0", stacklevel=2)
         hdr = np.maximum(hdr, 0)
-    if exposure:
-        hdr = hdr * np.float32(2.0**exposure)
+    gain = np.float32(2.0**exposure)
     if method == "local":
-        return tonemap_Durand2002(hdr, saturation=saturation, gamma=gamma)
+        return tonemap_Durand2002(hdr, saturation=saturation, gamma=gamma, exposure=exposure)
     if saturation != 1:
         hdr = _saturate(hdr, saturation)
     if method == "mu-law":
-        return tonemap_mulaw(hdr, white=white)
+        return tonemap_mulaw(hdr, white=white, exposure=exposure)
     if method == "reinhard":
         display = tonemap_Reinhard2002(hdr, key=key, white=white)
     else:
         display = METHODS[method](hdr)
-    display = np.clip(display, 0, 1)
+    # Operators that normalise the scene themselves would cancel a gain on their input, so the
+    # exposure correction is a gain on the display-linear result (for gamma, the same thing).
+    display = np.clip(display * gain, 0, 1)
     encoded = linear_to_srgb(display) if gamma is None else display ** np.float32(1 / gamma)
     return np.clip(encoded, 0, 1).astype(np.float32)

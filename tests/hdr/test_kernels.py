@@ -1,0 +1,92 @@
+import numpy as np
+
+from lhe.hdr._kernels import bilinear_grid, block_log_luminance_kernel, local_tonemap_kernel, merge_kernel
+
+
+class TestBilinearGrid:
+    def test_identity_and_upsampling(self):
+        base, fraction = bilinear_grid(5, 5)
+        assert np.allclose(base + fraction, np.arange(5))
+        base, fraction = bilinear_grid(4, 2)
+        assert base.tolist() == [0, 0, 0, 0] and fraction.tolist() == [0.0, 0.25, 0.75, 1.0]
+
+    def test_single_pixel_map(self):
+        base, fraction = bilinear_grid(3, 1)
+        assert base.tolist() == [0, 0, 0] and fraction.tolist() == [0.0, 0.0, 0.0]
+
+
+class TestMergeKernel:
+    def test_matches_numpy_reference(self):
+        rng = np.random.default_rng(0)
+        frames = tuple(rng.integers(0, 256, (9, 11, 3), dtype=np.uint8) for _ in range(3))
+        shifts = np.array([[1, -2], [0, 0], [-1, 3]], np.int64)
+        weight = rng.random((3, 3, 256)).astype(np.float32) + 0.1
+        weighted = rng.random((3, 3, 256)).astype(np.float32)
+        guard = rng.random((3, 256)).astype(np.float32) + 0.1
+        masks = rng.random((3, 3, 4)).astype(np.float32)
+        has_mask = np.array([True, False, True])
+        y0, fy = bilinear_grid(9, 3)
+        x0, fx = bilinear_grid(11, 4)
+        out = np.empty((9, 11, 3), np.float32)
+        merge_kernel()(frames, shifts, weight, weighted, guard, masks, has_mask, y0, fy, x0, fx, out)
+
+        expected = np.empty_like(out)
+        for y in range(9):
+            for x in range(11):
+                num, den = np.zeros(3), np.zeros(3)
+                for j, frame in enumerate(frames):
+                    sy, sx = y - shifts[j, 0], x - shifts[j, 1]
+                    if not (0 <= sy < 9 and 0 <= sx < 11):
+                        continue
+                    keep = 1.0
+                    if has_mask[j]:
+                        m = masks[j]
+                        ya, xa = y0[y], x0[x]
+                        yb, xb = min(ya + 1, 2), min(xa + 1, 3)
+                        top = m[ya, xa] * (1 - fx[x]) + m[ya, xb] * fx[x]
+                        bottom = m[yb, xa] * (1 - fx[x]) + m[yb, xb] * fx[x]
+                        keep = 1 - (top * (1 - fy[y]) + bottom * fy[y])
+                        if keep <= 0:
+                            continue
+                    z = frame[sy, sx]
+                    keep *= guard[j, z.max()]
+                    num += keep * weighted[j, np.arange(3), z]
+                    den += keep * weight[j, np.arange(3), z]
+                expected[y, x] = num / den
+        assert np.allclose(out, expected, rtol=1e-5)
+
+
+class TestBlockLogLuminanceKernel:
+    def test_block_means_with_ragged_edge(self):
+        rgb = np.random.default_rng(1).random((5, 7, 3)).astype(np.float32) + 0.01
+        out = np.empty((3, 4), np.float32)
+        block_log_luminance_kernel()(rgb, 2, 1e-6, out)
+        lum = rgb @ np.float32([0.2126, 0.7152, 0.0722])
+        expected = [[np.log2(lum[2 * i : 2 * i + 2, 2 * j : 2 * j + 2].mean()) for j in range(4)] for i in range(3)]
+        assert np.allclose(out, expected, atol=1e-5)
+
+
+class TestLocalTonemapKernel:
+    def test_matches_exact_arithmetic(self):
+        # The kernel's series log2/exp2 must agree with numpy's to display precision.
+        rng = np.random.default_rng(2)
+        rgb = (2.0 ** rng.uniform(-12, 8, (6, 10, 3))).astype(np.float32)
+        coef_a = rng.uniform(0.5, 1.0, (2, 3)).astype(np.float32)
+        coef_b = rng.uniform(-1, 1, (2, 3)).astype(np.float32)
+        y0, fy = bilinear_grid(6, 2)
+        x0, fx = bilinear_grid(10, 3)
+        encode = (np.linspace(0, 1, 16385) ** 2) ** (1 / 2.2)  # sampled on a square-root grid
+        encode = encode.astype(np.float32)
+        out = np.empty_like(rgb)
+        compression, anchor = 0.4, 3.0
+        local_tonemap_kernel()(rgb, coef_a, coef_b, y0, fy, x0, fx, 1e-9, compression, anchor, 1.0, encode, out)
+
+        def lerp2(c):
+            rows = c[y0] * (1 - fy[:, None]) + c[np.minimum(y0 + 1, 1)] * fy[:, None]
+            return rows[:, x0] * (1 - fx) + rows[:, np.minimum(x0 + 1, 2)] * fx
+
+        lum = rgb.astype(np.float64) @ [0.2126, 0.7152, 0.0722]
+        base = lerp2(coef_a.astype(np.float64)) * np.log2(lum) + lerp2(coef_b.astype(np.float64))
+        gain = np.exp2(base * (compression - 1) - anchor * compression)
+        expected = np.clip(rgb * gain[..., None], 0, 1) ** (1 / 2.2)
+        assert np.allclose(out, expected, atol=2e-4)

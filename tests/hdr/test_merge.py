@@ -1,0 +1,192 @@
+import warnings
+
+import numpy as np
+import pytest
+from conftest import encode8, make_scene
+
+from lhe.color import linear_to_srgb
+from lhe.errors import InputError, ShapeError
+from lhe.hdr.align import shift_image
+from lhe.hdr.merge import MergeInfo, fuse_exposures_Mertens2007, merge_exposures
+
+EXPOSURES = [0.25, 1.0, 4.0]
+
+
+def luminance(rgb):
+    return rgb @ np.float32([0.2126, 0.7152, 0.0722])
+
+
+def log_error(estimate, truth, exposures=EXPOSURES, remove_scale=False):
+    """RMS log2 luminance error over the radiance range the bracket records."""
+    y_true, y_est = luminance(truth), luminance(np.maximum(estimate, 0))
+    mask = (y_true * max(exposures) >= 2**-7) & (truth.max(axis=2) * min(exposures) <= 0.9)
+    diff = np.log2(np.maximum(y_est[mask], 1e-12)) - np.log2(y_true[mask])
+    if remove_scale:
+        diff -= np.median(diff)
+    return float(np.sqrt(np.mean(diff**2)))
+
+
+class TestMergeExposures:
+    def test_float_frames_exact_recovery(self, scene):
+        frames = [np.clip(linear_to_srgb(scene * e), 0, 1).astype(np.float32) for e in EXPOSURES]
+        hdr = merge_exposures(frames, EXPOSURES, response="srgb", align=False)
+        assert hdr.shape == scene.shape and hdr.dtype == np.float32
+        recorded = scene.max(axis=2) * 0.25 < 0.9
+        assert np.allclose(hdr[recorded], scene[recorded], rtol=2e-3, atol=1e-5)
+
+    def test_uint8_bracket_small_error(self, scene, bracket):
+        frames, exposures = bracket
+        assert log_error(merge_exposures(frames, exposures, response="srgb"), scene) < 0.02
+
+    def test_uint16_and_linear_raw_like(self, scene):
+        frames = [np.rint(np.clip(scene * e, 0, 1) * 65535).astype(np.uint16) for e in EXPOSURES]
+        hdr = merge_exposures(frames, EXPOSURES, response="linear", align=False)
+        assert log_error(hdr, scene) < 0.005
+
+    def test_auto_response_calibrates(self, scene, bracket):
+        frames, exposures = bracket
+        hdr, info = merge_exposures(frames, exposures, return_info=True)
+        assert isinstance(info, MergeInfo) and info.response.shape == (256, 3)
+        assert info.reference == 1 and info.exposures == [0.25, 1.0, 4.0]
+        assert log_error(hdr, scene, remove_scale=True) < 0.06
+
+    def test_output_is_in_reference_units(self, scene, bracket):
+        frames, exposures = bracket
+        middle = merge_exposures(frames, exposures, response="srgb")
+        brightest = merge_exposures(frames, exposures, response="srgb", reference=2)
+        recorded = scene.max(axis=2) * 0.25 < 0.9
+        assert np.median(brightest[recorded] / middle[recorded]) == pytest.approx(4.0, rel=1e-3)
+
+    def test_order_does_not_matter(self, bracket):
+        frames, exposures = bracket
+        a = merge_exposures(frames, exposures, response="srgb")
+        b = merge_exposures(frames[::-1], exposures[::-1], response="srgb")
+        assert np.allclose(a, b, rtol=1e-5)
+
+    def test_alignment_undoes_translation(self, scene):
+        frames = [encode8(scene * e) for e in EXPOSURES]
+        frames[0] = shift_image(frames[0], 4, -3)
+        frames[2] = shift_image(frames[2], -2, 5)
+        hdr, info = merge_exposures(frames, EXPOSURES, response="srgb", return_info=True)
+        assert info.shifts == [(-4, 3), (0, 0), (2, -5)]
+        inner = (slice(6, -6), slice(6, -6))
+        assert log_error(hdr[inner], scene[inner]) < 0.03
+        unaligned = merge_exposures(frames, EXPOSURES, response="srgb", align=False, deghost=False)
+        assert log_error(unaligned[inner], scene[inner]) > 3 * log_error(hdr[inner], scene[inner])
+
+    def test_deghost_takes_moving_object_from_reference(self, scene):
+        frames = [encode8(scene * e) for e in EXPOSURES]
+        moved = scene.copy()
+        moved[20:50, 30:70] = scene[40:70, 60:100] * 3  # an object somewhere else in the long exposure
+        frames[2] = encode8(moved * 4.0)
+        with_ghosts = merge_exposures(frames, EXPOSURES, response="srgb", align=False, deghost=False)
+        hdr, info = merge_exposures(frames, EXPOSURES, response="srgb", align=False, return_info=True)
+        assert info.ghost_fraction[2] > 0.05 and info.ghost_fraction[1] == 0
+        region = (slice(22, 48), slice(32, 68))
+        assert log_error(hdr[region], scene[region]) < 0.1
+        assert log_error(with_ghosts[region], scene[region]) > 0.5
+
+    def test_tiny_and_odd_sizes(self):
+        for shape in [(1, 1), (1, 9), (7, 13)]:
+            scene = make_scene(*shape, seed=1) if min(shape) > 1 else np.full(shape + (3,), 0.3, np.float32)
+            frames = [encode8(scene * e) for e in EXPOSURES]
+            hdr = merge_exposures(frames, EXPOSURES, response="srgb")
+            assert hdr.shape == shape + (3,) and np.isfinite(hdr).all()
+
+    def test_all_clipped_pixels_stay_finite(self):
+        frames = [np.full((4, 4, 3), v, np.uint8) for v in (255, 255, 255)]
+        hdr = merge_exposures(frames, EXPOSURES, response="srgb")
+        assert np.allclose(hdr, 4.0, rtol=1e-3)  # white in the darkest frame: at least 1 / 0.25
+
+    def test_errors(self, bracket):
+        frames, exposures = bracket
+        with pytest.raises(InputError, match="at least 2 frames"):
+            merge_exposures(frames[:1], exposures[:1])
+        with pytest.raises(ShapeError, match="same size"):
+            merge_exposures([frames[0], frames[1][:-1]], exposures[:2])
+        with pytest.raises(InputError, match="same exposure"):
+            merge_exposures(frames, [1.0, 1.0, 1.0])
+        with pytest.raises(InputError, match="one exposure per frame"):
+            merge_exposures(frames, exposures[:2])
+        with pytest.raises(InputError, match="merge weighting"):
+            merge_exposures(frames, exposures, weights="tent")
+        bad = frames[0].astype(np.float32) / 255
+        bad[0, 0, 0] = np.nan
+        with pytest.raises(InputError, match="non-finite"):
+            merge_exposures([bad, frames[1].astype(np.float32) / 255], exposures[:2])
+        with pytest.raises(InputError, match="shape"):
+            merge_exposures([np.zeros((4, 4)), np.zeros((4, 4))], exposures[:2])
+
+    def test_negative_values_warn(self, scene):
+        frames = [np.clip(linear_to_srgb(scene * e), 0, 1).astype(np.float32) for e in EXPOSURES]
+        frames[0][0, 0] = -0.1
+        with pytest.warns(UserWarning, match="negative"):
+            merge_exposures(frames, EXPOSURES, response="srgb")
+
+    def test_small_accuracy_benchmark(self):
+        """A small version of benchmarks/hdr_bench.py: noisy hand-held bracket with a moving patch.
+
+        Bounds measured on this scene when written: lhe static 0.05, moving 0.07 stops;
+        OpenCV CalibrateDebevec+MergeDebevec static 0.11, moving 0.9.
+        """
+        cv2 = pytest.importorskip("cv2")
+        scene = make_scene(200, 240, stops=11, seed=11)
+        pad = 8
+        truth = scene[pad:-pad, pad:-pad]
+        static, moving = [], []
+        for index, e in enumerate(EXPOSURES):
+            static.append(encode8(truth * e, noise=2e-4, seed=index))
+            dy, dx = [(3, -5), (0, 0), (-4, 6)][index]
+            view = scene[pad + dy : -pad + dy, pad + dx : -pad + dx].copy()
+            if index != 1:
+                view[40:80, 50:100] = scene[120:160, 20:70] * 2
+            moving.append(encode8(view * e, noise=2e-4, seed=10 + index))
+
+        def opencv(frames):
+            bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
+            times = np.float32(EXPOSURES)
+            curve = cv2.createCalibrateDebevec().process(bgr, times)
+            return cv2.createMergeDebevec().process(bgr, times, curve)[..., ::-1]
+
+        ours_static = log_error(merge_exposures(static, EXPOSURES), truth, remove_scale=True)
+        ours_moving = log_error(merge_exposures(moving, EXPOSURES), truth, remove_scale=True)
+        theirs_static = log_error(opencv(static), truth, remove_scale=True)
+        theirs_moving = log_error(opencv(moving), truth, remove_scale=True)
+        assert ours_static < 0.1 and ours_moving < 0.15
+        assert ours_static <= theirs_static
+        assert ours_moving < 0.5 * theirs_moving
+
+
+class TestFuseExposuresMertens2007:
+    def test_identical_frames_reproduce_the_frame(self, scene):
+        frame = np.clip(linear_to_srgb(scene * 0.5), 0, 1).astype(np.float32)
+        fused = fuse_exposures_Mertens2007([frame, frame, frame], align=False)
+        assert np.allclose(fused, frame, atol=1e-4)
+
+    def test_better_exposed_than_extremes(self, scene, bracket):
+        frames, _ = bracket
+        fused = fuse_exposures_Mertens2007(frames)
+        assert fused.dtype == np.float32 and fused.shape == frames[0].shape
+        assert 0 <= fused.min() and fused.max() <= 1
+
+        def badly_exposed(image):
+            return float(np.mean((image < 0.03) | (image > 0.97)))
+
+        assert badly_exposed(fused) < min(badly_exposed(frames[0] / 255), badly_exposed(frames[2] / 255))
+
+    def test_odd_and_tiny_sizes(self):
+        for shape in [(1, 1, 3), (5, 9, 3)]:
+            frames = [np.full(shape, v, np.float32) for v in (0.2, 0.8)]
+            assert fuse_exposures_Mertens2007(frames).shape == shape
+
+    def test_errors(self, bracket):
+        frames, exposures = bracket
+        with pytest.raises(InputError, match="at least 2"):
+            fuse_exposures_Mertens2007(frames[:1])
+        with pytest.raises(InputError, match="reference"):
+            fuse_exposures_Mertens2007(frames, reference=7)
+        with pytest.raises(InputError, match="sigma"):
+            fuse_exposures_Mertens2007(frames, sigma=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fuse_exposures_Mertens2007(frames, exposures=exposures)
