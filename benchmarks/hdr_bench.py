@@ -265,6 +265,29 @@ def run_speed(path: Path, repeats: int, seed: int) -> None:
     print(f"  ratio lhe / OpenCV: {ours_s / theirs_s:.2f}  (target ≤ 0.5)")
 
 
+def write_gallery(paths: list[Path], folder: Path) -> None:
+    """Tone-map the blender HDRIs with the local operator to JPEGs (≤ 200 KB) for the README."""
+    from PIL import Image
+
+    from lhe.hdr.tonemap import tonemap
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        name = path.stem.split("__")[-1]
+        if name not in GALLERY:
+            continue
+        picture = tonemap(read_exr(path), "local")
+        target = folder / f"tonemap_{name}.jpg"
+        for quality in (88, 80, 70):
+            Image.fromarray(np.rint(picture * 255).astype(np.uint8)).save(target, quality=quality, optimize=True)
+            if target.stat().st_size <= 200_000:
+                break
+        print(f"wrote {target} ({target.stat().st_size // 1024} KB)")
+
+
+GALLERY = ("courtyard", "forest", "sunset")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hdri", nargs="*", help="EXR files (default: lhe training + validation HDRIs)")
@@ -273,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--gallery", type=Path, help="only write the tone-mapped gallery JPEGs to this folder")
     parser.add_argument("--worker", nargs=2, metavar=("KIND", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -282,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         print("no HDR images: build data with `python -m lhe.training.sources` or pass --hdri FILES", file=sys.stderr)
         return 2
+    if args.gallery:
+        write_gallery(paths, args.gallery)
+        return 0
     if args.quick:
         paths = paths[:: max(1, len(paths) // 4)][:4]
     if not args.skip_accuracy:
@@ -293,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
             cells = "  ".join(f"{name} {value:.4f}" for name, value in means.items())
             print(f"  {variant:7s} {cells}  | ratio lhe auto / OpenCV Debevec {ratio:.2f}")
     if not args.skip_speed:
-        big = next((p for p in paths if p.stem == "city"), paths[0])
+        big = next((p for p in paths if p.stem.endswith("city")), paths[0])
         run_speed(big, 1 if args.quick else args.repeats, args.seed)
     return 0
 
