@@ -274,7 +274,8 @@ def write_gallery(paths: list[Path], folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for path in paths:
         name = path.stem.split("__")[-1]
-        if name not in GALLERY:
+        from_blender = path.stem.startswith("blender") or path.parent.name == "world"
+        if name not in GALLERY or not from_blender:
             continue
         picture = tonemap(read_exr(path), "local")
         target = folder / f"tonemap_{name}.jpg"
