@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from conftest import encode8, make_scene
+from tests.hdr.scenes import encode8, make_scene
 
 from lhe.hdr.align import align_translation_Ward2003, median_threshold_bitmap, shift_image
 

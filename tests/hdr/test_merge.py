@@ -2,7 +2,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import encode8, make_scene
+from tests.hdr.scenes import encode8, make_scene
 
 from lhe.color import linear_to_srgb
 from lhe.errors import InputError, ShapeError

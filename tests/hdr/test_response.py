@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import encode8, make_scene
+from tests.hdr.scenes import make_scene
 
 from lhe.color import linear_to_srgb, srgb_to_linear
 from lhe.errors import InputError

@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import make_scene
+from tests.hdr.scenes import make_scene
 
 from lhe.color import linear_to_srgb
 from lhe.errors import InputError, ShapeError
