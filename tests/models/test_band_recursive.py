@@ -6,11 +6,13 @@ import pytest
 import torch
 
 from lhe.errors import ShapeError
+from lhe.color import linear_to_srgb
 from lhe.models.band_recursive import (
     BandRecomposition,
     BandRecursiveNet,
     band_recursive_Yang2020,
     default_overlap,
+    exposure_gain,
     receptive_radius,
 )
 from lhe.models.registry import available_models, create_model, get_spec
@@ -60,6 +62,36 @@ class TestForward:
         radius = receptive_radius(model)
         assert torch.equal(a[..., : 159 - radius], b[..., : 159 - radius])
         assert not torch.equal(a, b)
+
+
+class TestExposureGain:
+    def test_known_answer(self):
+        # Grey at linear 0.045 has luminance 0.045 → gain 0.18 / 0.045 = 4.
+        x = linear_to_srgb(torch.full((1, 3, 4, 4), 0.045, dtype=torch.float64))
+        assert exposure_gain(x).item() == pytest.approx(4.0, rel=1e-9)
+
+    def test_clamped(self):
+        assert exposure_gain(torch.ones(1, 3, 4, 4)).item() == 1.0  # bright images are not darkened
+        assert exposure_gain(torch.zeros(1, 3, 4, 4)).item() == 256.0  # black: at most 8 stops
+
+    def test_per_image(self):
+        x = torch.stack([linear_to_srgb(torch.full((3, 2, 2), v)) for v in (0.09, 0.018)])
+        assert exposure_gain(x).flatten().tolist() == pytest.approx([2.0, 10.0], rel=1e-5)
+
+    def test_model_is_exposure_invariant(self):
+        # Inputs differing only by a global exposure (no clipping) normalise to the same image;
+        # with the log-gain plane's input weights zeroed the outputs must then be equal.
+        torch.manual_seed(9)
+        model = _randomised(BandRecursiveNet(**SMALL)).double()
+        with torch.no_grad():
+            model.first.enc1[0].weight[:, 3] = 0
+            model.refine.enc1[0].weight[:, 3] = 0
+        linear = torch.rand(1, 3, 16, 16, dtype=torch.float64) * 0.02
+        a, b = linear_to_srgb(linear), linear_to_srgb(linear / 4)
+        assert exposure_gain(b).item() == pytest.approx(4 * exposure_gain(a).item(), rel=1e-9)
+        with torch.no_grad():
+            assert torch.allclose(model(a), model(b), atol=1e-9)
+            assert not torch.allclose(model(a), model(b * 0.5), atol=1e-3)  # not a constant map
 
 
 class TestReceptiveRadius:

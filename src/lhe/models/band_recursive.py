@@ -12,9 +12,16 @@ recursion and predicts per-pixel, per-channel weights ``w_i``; the output is ``�
 With all weights equal to one it is exactly the stage-1 full-scale image, which is how the
 recomposition network is initialised (its last layer is zero, its bias one).
 
-Everything is convolutional with no normalisation or global pooling, so the output at a pixel
-depends only on a bounded neighbourhood and tiled inference with enough overlap equals
-whole-image inference (:meth:`BandRecursiveNet.enhance_full_resolution`).
+Exposure normalisation (added here; not in the paper): the network's receptive field is about
+90 px, too small to judge a whole picture's exposure, which dominates the error of a dark
+photo. So the input is first brought to a fixed key by one global gain ``g`` (linear light, mean
+luminance → 0.18, the photographic mid-grey key of Reinhard et al. 2002), computed once on the
+whole image; the network sees the normalised image and ``log2 g`` as a constant plane (how far
+the noise was amplified), and its coarsest image is a correction of the 4×4-averaged normalised
+image. Everything else is convolutional with no normalisation layers or pooling, so with ``g``
+computed on the whole image the output at a pixel depends only on a bounded neighbourhood, and
+tiled inference with enough overlap equals whole-image inference
+(:meth:`BandRecursiveNet.enhance_full_resolution`).
 
 Sizes chosen here (T = 3 recursions instead of the paper's 4; widths 16/32/64) keep training
 feasible on a 2-core CPU: one recursion costs about 26 k multiply-adds per pixel, and the later
@@ -23,17 +30,20 @@ recursions share one band network, so the model has about 0.3 M parameters.
 References:
     Wenhan Yang, Shiqi Wang, Yuming Fang, Yue Wang, Jiaying Liu, "From Fidelity to Perceptual
     Quality: A Semi-Supervised Approach for Low-Light Image Enhancement", CVPR 2020.
+    Erik Reinhard, Michael Stark, Peter Shirley, James Ferwerda, "Photographic Tone Reproduction
+    for Digital Images", SIGGRAPH 2002 (the 0.18 key).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lhe.color import BT709_LUMA, linear_to_srgb, srgb_to_linear
 from lhe.errors import ShapeError
 from lhe.models.registry import register_model
 from lhe.models.tiling import infer_tiled, pad_to_multiple
@@ -46,12 +56,32 @@ __all__ = [
     "band_recursive_Yang2020",
     "receptive_radius",
     "default_overlap",
+    "exposure_gain",
     "benchmark_full_resolution",
 ]
 
 # Two stride-2 downsamplings need a multiple of 4; 8 matches the tiling grid of infer_tiled, so
 # whole-image and tiled inference pad the same way.
 _MULTIPLE = 8
+
+
+_KEY = 0.18
+_MAX_GAIN = 256.0  # 8 stops
+
+
+def exposure_gain(image: torch.Tensor) -> torch.Tensor:
+    """Global linear gain bringing ``image``'s mean linear luminance to 0.18, clamped to [1, 256].
+
+    Args:
+        image: ``(N, 3, H, W)`` sRGB in [0, 1].
+
+    Returns:
+        ``(N, 1, 1, 1)`` gains; already bright images get 1 (never darkened).
+    """
+    linear = srgb_to_linear(image.clamp(0.0, 1.0))
+    lum = (linear * linear.new_tensor(BT709_LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    mean = lum.mean((-2, -1), keepdim=True)
+    return (_KEY / mean.clamp_min(_KEY / _MAX_GAIN)).clamp(1.0, _MAX_GAIN)
 
 
 def _conv(in_ch: int, out_ch: int, stride: int = 1) -> nn.Conv2d:
@@ -77,8 +107,8 @@ class BandNetwork(nn.Module):
     """One recursion's U-Net-like band network: image(s) → features at 1/4, 1/2 and full scale.
 
     Args:
-        in_channels: 3 for the first recursion (``y``), 6 for later ones (``y`` and the
-            previous full-scale estimate).
+        in_channels: 4 for the first recursion (normalised ``y`` and the log-gain plane), 7 for
+            later ones (also the previous full-scale estimate).
         widths: feature channels at full, 1/2 and 1/4 scale.
     """
 
@@ -169,62 +199,81 @@ class BandRecursiveNet(nn.Module):
             raise ValueError(f"recursions must be at least 1, got {recursions}")
         self.recursions = recursions
         self.widths = tuple(widths)
-        self.first = BandNetwork(3, self.widths)
+        self.first = BandNetwork(4, self.widths)
         # Later recursions share one network: the recursion is the same map applied again.
-        self.refine = BandNetwork(6, self.widths) if recursions > 1 else None
+        self.refine = BandNetwork(7, self.widths) if recursions > 1 else None
         self.to_band = nn.ModuleList([nn.Conv2d(c, 3, 3, padding=1) for c in reversed(self.widths)])
         self.recompose = BandRecomposition(recomposition_width)
 
     # -- stage 1 ------------------------------------------------------------------------------
-    def _decode(self, feats: tuple[torch.Tensor, ...]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Bands and images per scale: ``x_s = Δx_s + up(x_{s-1})``."""
+    def _decode(
+        self, feats: tuple[torch.Tensor, ...], base: torch.Tensor
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Bands and images per scale: ``x_s1 = Δx_s1 + base``, ``x_s = Δx_s + up(x_{s-1})``.
+
+        The returned first band is ``x_s1`` itself, so the three bands sum (upsampled) to ``x_s3``.
+        """
         bands, images = [], []
         previous = None
         for head, f in zip(self.to_band, feats):
             band = head(F.leaky_relu(f, 0.2))
-            image = band if previous is None else band + _upsample2(previous)
-            bands.append(band)
+            image = band + base if previous is None else band + _upsample2(previous)
+            bands.append(image if previous is None else band)
             images.append(image)
             previous = image
         return bands, images
 
-    def stage1(self, y: torch.Tensor, recursions: int | None = None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    def stage1(
+        self, y: torch.Tensor, recursions: int | None = None, gain: torch.Tensor | None = None
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Recursive band learning on ``y`` (H, W multiples of 4).
 
         Args:
             y: ``(N, 3, H, W)`` dark sRGB input.
             recursions: how many recursions to run (default all T); fewer gives the
                 intermediate estimate ``x_t``.
+            gain: ``(N, 1, 1, 1)`` exposure gains; default :func:`exposure_gain` of ``y``
+                (tiled inference passes the whole image's).
 
         Returns:
             ``(bands, images)``: lists of the last recursion's bands and images at 1/4, 1/2, 1.
         """
         steps = self.recursions if recursions is None else recursions
-        feats = self.first(y)
-        bands, images = self._decode(feats)
+        gain = exposure_gain(y) if gain is None else gain.to(y.dtype)
+        normalised = linear_to_srgb(srgb_to_linear(y.clamp(0.0, 1.0)) * gain)  # not clipped: keeps highlights
+        plane = (torch.log2(gain) / 8.0).expand(-1, 1, *y.shape[-2:])
+        condition = torch.cat([normalised, plane], 1)
+        base = F.avg_pool2d(normalised, 4)
+        feats = self.first(condition)
+        bands, images = self._decode(feats, base)
         for _ in range(steps - 1):
-            deltas = self.refine(torch.cat([y, images[-1]], 1))
+            deltas = self.refine(torch.cat([condition, images[-1]], 1))
             feats = tuple(d + f for d, f in zip(deltas, feats))  # f_t = Δf_t + f_{t-1}
-            bands, images = self._decode(feats)
+            bands, images = self._decode(feats, base)
         return bands, images
 
     # -- both stages --------------------------------------------------------------------------
-    def forward_bands(self, y: torch.Tensor) -> BandOutputs:
+    def forward_bands(self, y: torch.Tensor, gain: torch.Tensor | None = None) -> BandOutputs:
         """Both stages, unclamped, on ``y`` whose H and W are multiples of 4 (training)."""
-        bands, images = self.stage1(y)
+        bands, images = self.stage1(y, gain=gain)
         b1, b2, b3 = bands
         stacked = torch.cat([_upsample2(_upsample2(b1)), _upsample2(b2), b3], 1)
         return BandOutputs(scales=tuple(images), bands=stacked, output=self.recompose(stacked))
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, gain: torch.Tensor | None = None) -> torch.Tensor:
         """Enhance ``(N, 3, H, W)`` sRGB [0, 1] → ``(N, 3, H, W)`` sRGB [0, 1], any H and W.
 
         The image is padded (reflection, as :func:`lhe.models.tiling.pad_to_multiple`) to a
         multiple of 8 and cropped back.
+
+        Args:
+            image: ``(N, 3, H, W)`` sRGB in [0, 1].
+            gain: ``(N, 1, 1, 1)`` exposure gains; default :func:`exposure_gain` of ``image``.
         """
         _check_image(image)
         h, w = image.shape[-2:]
-        out = self.forward_bands(pad_to_multiple(image, _MULTIPLE)).output[..., :h, :w]
+        gain = exposure_gain(image) if gain is None else gain
+        out = self.forward_bands(pad_to_multiple(image, _MULTIPLE), gain).output[..., :h, :w]
         return out.clamp(0.0, 1.0)
 
     # -- full-resolution inference ----------------------------------------------------------------
@@ -247,8 +296,12 @@ class BandRecursiveNet(nn.Module):
         """
         _check_image(image)
         overlap = default_overlap(self) if overlap is None else overlap
-        fn: Callable[[torch.Tensor], torch.Tensor] = self.forward
         with torch.inference_mode():
+            gain = exposure_gain(image.float())  # of the whole image, shared by every tile
+
+            def fn(window: torch.Tensor) -> torch.Tensor:
+                return self.forward(window, gain)
+
             if image.device.type == "cuda":
                 with torch.autocast("cuda", dtype=torch.float16):
                     out = infer_tiled(fn, image, tile=tile, overlap=overlap, multiple=_MULTIPLE)

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MODEL_NAME", "stage1_loss", "stage2_loss", "score_on_validation", "main"]
+__all__ = ["MODEL_NAME", "stage1_loss", "stage2_loss", "score_on_validation", "make_gallery", "main"]
 
 MODEL_NAME = "band-recursive"
 TRAIN_LONG_SIDE = 1024  # photos kept in memory as uint8 at most this size
@@ -165,6 +165,95 @@ def score_on_validation(model: Any, pairs: list[tuple[np.ndarray, np.ndarray, fl
     }
 
 
+def _labelled(image: np.ndarray, label: str) -> Any:
+    from PIL import Image, ImageDraw
+
+    tile = Image.fromarray((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8))
+    draw = ImageDraw.Draw(tile)
+    draw.rectangle((0, 0, 8 + 6 * len(label), 14), fill=(0, 0, 0))
+    draw.text((4, 2), label, fill=(255, 255, 255))
+    return tile
+
+
+def _row(images: list[np.ndarray], labels: list[str]) -> Any:
+    from PIL import Image
+
+    tiles = [_labelled(im, lb) for im, lb in zip(images, labels)]
+    row = Image.new("RGB", (sum(t.width for t in tiles), max(t.height for t in tiles)))
+    x = 0
+    for t in tiles:
+        row.paste(t, (x, 0))
+        x += t.width
+    return row
+
+
+def make_gallery(model: Any, out_dir: Path, *, max_bytes: int = 200_000) -> list[Path]:
+    """Write the before/after comparisons ``drbn_noisy_val.jpg`` and ``drbn_real_dim.jpg``.
+
+    1. A 256×256 crop of a validation photo at its stored resolution, darkened by
+       :func:`synthesize_low_light` at ISO 3200–6400 (fixed seed): input, bilateral-grid,
+       band-recursive, target.
+    2. A real dim indoor photo never trained on (kphotoalbum ``bar55``, validation split): the
+       whole picture and a 1:1 crop, as input, bilateral-grid and band-recursive.
+
+    Args:
+        model: the band-recursive model.
+        out_dir: where to write (e.g. ``docs/gallery``).
+        max_bytes: JPEG quality is lowered until each file is at most this size.
+
+    Returns:
+        The written paths.
+    """
+    import torch
+    from PIL import Image
+
+    from lhe.models.registry import load_model, read_card
+    from lhe.training.sources import photo_paths, read_photo
+    from lhe.training.synthesis import synthesize_low_light
+
+    models = [("band-recursive", model)]
+    if read_card("bilateral-grid") is not None:
+        models.insert(0, ("bilateral-grid", load_model("bilateral-grid")))
+
+    def run(m: Any, image: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+            return m(x)[0].permute(1, 2, 0).numpy()
+
+    val = {p.stem: p for p in photo_paths("val")}
+    target = read_photo(val["plasma__ColdRipple"])
+    h, w = target.shape[:2]
+    target = target[h // 2 - 128 : h // 2 + 128, w // 2 - 128 : w // 2 + 128]
+    low = synthesize_low_light(target, np.random.default_rng(5), iso_range=(3200, 6400), stops=4.0)
+    outputs = [run(m, low.image) for _, m in models]
+    rows = [_row([low.image, *outputs, target],
+                 ["input (dark, ISO %d)" % low.iso, *[n for n, _ in models], "target"])]
+    noisy = rows[0]
+
+    dim = read_photo(val["kphotoalbum__bar55"])
+    outputs = [run(m, dim) for _, m in models]
+    images = [dim, *outputs]
+    labels = ["input (real, dim)", *[n for n, _ in models]]
+    whole = _row([np.asarray(Image.fromarray((im * 255 + 0.5).astype(np.uint8)).resize(
+        (im.shape[1] // 2, im.shape[0] // 2), Image.BOX), np.float32) / 255 for im in images], labels)
+    cy, cx = 120, 300  # faces and dark clothing: where noise shows
+    crop = _row([im[cy : cy + 200, cx : cx + 400] for im in images], [f"{lb} 1:1" for lb in labels])
+    real = Image.new("RGB", (whole.width, whole.height + crop.height))
+    real.paste(whole, (0, 0))
+    real.paste(crop, (0, whole.height))
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, picture in (("drbn_noisy_val.jpg", noisy), ("drbn_real_dim.jpg", real)):
+        path = out_dir / name
+        for quality in (90, 85, 80, 75, 70, 60, 50):
+            picture.save(path, quality=quality, optimize=True)
+            if path.stat().st_size <= max_bytes:
+                break
+        paths.append(path)
+    return paths
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m lhe.training.train band-recursive",
                                      description=__doc__.split("\n")[0])
@@ -186,6 +275,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         help="export the best weights to weights/band-recursive.{safetensors,json} at the end")
     parser.add_argument("--compare", action="store_true",
                         help="only score the best weights and bilateral-grid on the 512-px validation set")
+    parser.add_argument("--gallery", type=Path, default=None,
+                        help="only write the before/after comparisons (drbn_*.jpg) of the best weights to this folder")
     return parser.parse_args(argv)
 
 
@@ -282,9 +373,14 @@ def main(argv: list[str] | None = None) -> int:
     folder = run_dir(MODEL_NAME)
     best1, best2 = folder / "best_stage1.safetensors", folder / "best.safetensors"
 
-    if args.compare:
+    if args.compare or args.gallery:
         model.load_state_dict(load_file(str(best2 if best2.is_file() else best1)))
-        print(json.dumps(_compare(model.eval()), indent=2))
+        model.eval()
+        if args.gallery:
+            for path in make_gallery(model, args.gallery):
+                log(MODEL_NAME, f"wrote {path} ({path.stat().st_size} bytes)")
+        if args.compare:
+            print(json.dumps(_compare(model), indent=2))
         return 0
 
     sampler = _Sampler(args.patch, rng)
