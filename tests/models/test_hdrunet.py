@@ -80,14 +80,14 @@ class TestHDRUNet:
         torch.testing.assert_close(out, srgb_to_linear(x), atol=1e-7, rtol=0)
 
     def test_weighting_combines_input_and_correction(self):
-        # Output = srgb_to_linear(x) + w · correction with w in [0, 1], clamped at 0.
+        # Output = srgb_to_linear(x) · 2^(w · correction) with w in [0, 1].
         model = _trained_like()
         x = torch.rand(1, 3, 12, 16)
         with torch.no_grad():
             correction, weight = model.correction(x)
             out = model(x)
         assert (weight >= 0).all() and (weight <= 1).all()
-        torch.testing.assert_close(out, (srgb_to_linear(x) + weight * correction).clamp_min(0))
+        torch.testing.assert_close(out, srgb_to_linear(x) * torch.exp2(weight * correction))
 
     def test_zero_weight_keeps_input(self):
         # Where the weighting network says "well exposed" (weight 0) the input passes unchanged,

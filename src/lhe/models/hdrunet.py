@@ -131,6 +131,7 @@ class HDRUNet(nn.Module):
     """
 
     multiple = 4  # two stride-2 levels
+    max_stops = 16.0  # bound on the log2 correction, so an untrained network cannot overflow
     # The weighting network already keeps well-exposed input; expand_hdr must not blend again.
     highlight_blend_threshold = None
 
@@ -202,8 +203,8 @@ class HDRUNet(nn.Module):
             image: ``(N, 3, H, W)`` sRGB, ``H`` and ``W`` multiples of :attr:`multiple`.
 
         Returns:
-            ``(correction, weight)``, both ``(N, 3, H, W)``; the output is
-            ``srgb_to_linear(image) + weight · correction``.
+            ``(correction, weight)``, both ``(N, 3, H, W)``; the correction is in stops and the
+            output is ``srgb_to_linear(image) · 2^clamp(weight · correction, ±max_stops)``.
         """
         shared = self.cond_first(image)
         cond_full = self.cond_full(shared)
@@ -228,8 +229,8 @@ class HDRUNet(nn.Module):
         batch = image.reshape(-1, 3, height, width)
         padded = pad_to_multiple(batch, self.multiple)
         correction, weight = self.correction(padded)
-        out = srgb_to_linear(padded) + weight * correction
-        out = out.clamp_min(0)[..., :height, :width]  # radiance is non-negative
+        stops = (weight * correction).clamp(-self.max_stops, self.max_stops)
+        out = (srgb_to_linear(padded.clamp_min(0)) * torch.exp2(stops))[..., :height, :width]
         return out.reshape(*lead, 3, height, width)
 
     @torch.no_grad()

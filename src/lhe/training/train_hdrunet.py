@@ -9,8 +9,8 @@ Data, drawn on the fly with a fixed seed:
   validation set and never seen), randomly rescaled (×0.5–1), flipped left/right, rotated by a
   random multiple of 90° (p = 0.25), with a random white-balance gain per channel; then
   :func:`lhe.training.synthesis.synthesize_ldr_from_hdr` exposes the crop so 0.5–12 % of its pixels
-  clip (the random exposure), adds darktable sensor noise (p = 0.5), applies a camera curve (sRGB
-  with p = 0.5, else a random one), quantises to 8 bits and JPEG-compresses (quality 70–95).
+  clip (the random exposure), adds darktable sensor noise (p = 0.25), applies a camera curve (sRGB
+  with p = 0.7, else a random one), quantises to 8 bits and JPEG-compresses (quality 70–95).
 - Pseudo-HDR pairs from the training photographs: :func:`lhe.training.synthesis.pseudo_hdr_from_photo`
   pushes the linearised crop up 1–4 stops so highlights clip, with the same noise/curve/JPEG steps.
 
@@ -140,8 +140,8 @@ class PairSampler:
         from lhe.training.synthesis import pseudo_hdr_from_photo, synthesize_ldr_from_hdr
 
         rng = self.rng
-        curve = "srgb" if rng.random() < 0.5 else "random"
-        noise = bool(rng.random() < 0.5)
+        curve = "srgb" if rng.random() < 0.7 else "random"
+        noise = bool(rng.random() < 0.25)
         common = dict(curve=curve, noise=noise, profiles=self.profiles, jpeg_quality=(70, 95))
         if rng.random() < self.hdri_share:
             crop = self._crop(self.hdris[int(rng.integers(len(self.hdris)))])
@@ -246,7 +246,7 @@ def _export(args: argparse.Namespace) -> Path:
             "lhe.training.sources train split: 23 HDR panoramas (npm @pmndrs/assets, Debian blender-data; "
             "blender city/forest/night held out) as random crops with rescale, flips, rotations, white-balance "
             "gains and 0.5-12% clipping exposure; pseudo-HDR pairs from the training photographs pushed up "
-            "1-4 stops; darktable noise (p=0.5), sRGB or random camera curve, 8 bits, JPEG 70-95 "
+            "1-4 stops; darktable noise (p=0.25), sRGB (p=0.7) or random camera curve, 8 bits, JPEG 70-95 "
             f"(lhe.training.synthesis); {args.patch}px patches, batch {args.batch}, HDRI share {args.hdri_share}"
         ),
         "steps": int(info["step"]),
