@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -39,8 +40,8 @@ def resolve_device(device: str) -> str:
     """``auto`` → ``cuda`` when a CUDA GPU is usable, else ``cpu``; checks explicit choices."""
     if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
         raise InputError(f"--device must be auto, cpu or cuda, got '{device}'")
-    if device == "cpu":
-        return device
+    if device == "cpu" or (device == "auto" and not _nvidia_device_present()):
+        return "cpu"  # decided without importing torch (over a second of start-up)
     import torch
 
     if torch.cuda.is_available():
@@ -50,12 +51,26 @@ def resolve_device(device: str) -> str:
     raise InputError("--device cuda asked for, but no CUDA GPU is available; use --device cpu")
 
 
+def _nvidia_device_present() -> bool:
+    """CUDA needs the NVIDIA driver's device nodes; without them no GPU can be used."""
+    import glob
+
+    return bool(glob.glob("/dev/nvidia[0-9]*")) or os.path.exists("/proc/driver/nvidia/version")
+
+
 def default_model(task: str) -> str:
     """The learned default of ``task`` when its checkpoint ships, else the classical method."""
     from lhe.models.registry import read_card
 
     learned = _LEARNED_DEFAULTS[task]
     return learned if read_card(learned) is not None else CLASSICAL
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_runtime(path: str) -> Any:
+    from lhe.models.bilateral_grid_runtime import BilateralGridRuntime
+
+    return BilateralGridRuntime.from_file(path)
 
 
 @functools.lru_cache(maxsize=4)
@@ -115,6 +130,14 @@ def enhance(
     if not 0.0 <= strength <= 1.0:
         raise InputError(f"--strength must be between 0 and 1, got {strength}")
     name = model or default_model("enhance")
+    if name == "bilateral-grid" and image.samples(np.uint8) is not None and not image.linear:
+        if resolve_device(device) == "cpu" and Path(str(weights or "x.safetensors")).suffix == ".safetensors":
+            # 8-bit photo on the CPU: the torch-free runtime, uint8 in and out.
+            from lhe.models.registry import checkpoint_path
+
+            runtime = _cached_runtime(str(checkpoint_path(name, weights)))
+            samples = runtime.enhance_uint8(image.samples(np.uint8), strength)
+            return Image(linear=False, meta=image.meta, samples=samples)
     source = _display(image)
     if name == CLASSICAL:
         from lhe.classical import enhance_adaptive_gamma

@@ -26,6 +26,7 @@ __all__ = [
     "get_spec",
     "create_model",
     "load_model",
+    "checkpoint_path",
     "weights_dir",
     "read_card",
     "file_sha256",
@@ -146,6 +147,25 @@ def read_card(name: str) -> ModelCard | None:
         raise ModelError(f"Model card {path} is not valid: {exc}") from exc
 
 
+def checkpoint_path(name: str, weights: str | Path | None = None) -> Path:
+    """The checkpoint file to load for ``name``: ``weights`` when given (it must exist), else
+    the shipped ``weights/<name>.safetensors`` after checking its sha256 against its model card."""
+    if weights is not None:
+        path = Path(weights)
+        if not path.is_file():
+            raise ModelError(f"Weights file not found: {path}")
+        return path
+    card = read_card(name)
+    if card is None:
+        raise ModelError(f"No shipped checkpoint for '{name}' in {weights_dir()}; pass --weights PATH or train one")
+    path = weights_dir() / card.file
+    if not path.exists():
+        raise ModelError(f"Checkpoint {path} named by the model card is missing")
+    if file_sha256(path) != card.sha256:
+        raise ModelError(f"Checkpoint {path} does not match the sha256 in its model card")
+    return path
+
+
 def load_model(name: str, weights: str | Path | None = None, device: str = "cpu") -> Any:
     """Build ``name`` and load its weights, in eval mode on ``device``.
 
@@ -160,21 +180,7 @@ def load_model(name: str, weights: str | Path | None = None, device: str = "cpu"
     from safetensors.torch import load_file
 
     spec = get_spec(name)
-    if weights is None:
-        card = read_card(name)
-        if card is None:
-            raise ModelError(
-                f"No shipped checkpoint for '{name}' in {weights_dir()}; pass --weights PATH or train one"
-            )
-        path = weights_dir() / card.file
-        if not path.exists():
-            raise ModelError(f"Checkpoint {path} named by the model card is missing")
-        if file_sha256(path) != card.sha256:
-            raise ModelError(f"Checkpoint {path} does not match the sha256 in its model card")
-    else:
-        path = Path(weights)
-        if not path.is_file():
-            raise ModelError(f"Weights file not found: {path}")
+    path = checkpoint_path(name, weights)
     model = spec.constructor()
     try:
         if path.suffix in {".pth", ".pt"}:
