@@ -38,6 +38,7 @@ def ghost_masks(
     high: float = 0.85,
     dilate: int = 2,
     blur: float = 2.0,
+    smooth: float = 1.5,
 ) -> list[np.ndarray]:
     """Soft masks (1 = ghost) of the pixels of each frame that disagree with the reference.
 
@@ -53,6 +54,8 @@ def ghost_masks(
         high: linear value above which a frame's pixel may be clipped.
         dilate: the mask grows by this many pixels (maximum filter) to cover object borders.
         blur: Gaussian sigma, in pixels, that feathers the mask edge.
+        smooth: Gaussian sigma, in pixels, that averages noise out of both luminance maps
+            before they are compared (after clipping, so clipped texture stays consistent).
 
     Returns:
         One float32 ``H×W`` array in [0, 1] per frame.
@@ -87,6 +90,9 @@ def ghost_masks(
             continue
         a = np.clip(ref / np.float32(e_ref), lower, upper) @ _LUMA
         b = np.clip(frame / np.float32(e), lower, upper) @ _LUMA
+        if smooth > 0:
+            a = scipy.ndimage.gaussian_filter(a, smooth, mode="nearest")
+            b = scipy.ndimage.gaussian_filter(b, smooth, mode="nearest")
         difference = np.abs(np.log2(a) - np.log2(b))
         mask = np.clip((difference - threshold / 2) / (threshold / 2), 0, 1).astype(np.float32)
         if min(mask.shape) >= 3:

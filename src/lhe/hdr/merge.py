@@ -198,7 +198,7 @@ def merge_exposures(
         small = []
         for c, (dy, dx) in zip(codes, shifts):
             sampled = c[np.clip(ys - dy, 0, height - 1)][:, np.clip(xs - dx, 0, width - 1)]
-            small.append(scipy.ndimage.gaussian_filter(apply_response(sampled, curve), (1.5, 1.5, 0), mode="nearest"))
+            small.append(apply_response(sampled, curve))
         for index, mask in enumerate(ghost_masks(small, relative, reference, threshold=ghost_threshold)):
             masks[index] = mask
             fractions[index] = float(mask.mean())

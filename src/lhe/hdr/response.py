@@ -92,21 +92,21 @@ def _codes(frame: np.ndarray, levels: int) -> np.ndarray:
 
 def sample_pixels(
     frames: Sequence[np.ndarray], levels: int = 256, samples: int = 1000, seed: int = 0
-) -> np.ndarray:
+) -> list[np.ndarray]:
     """Choose calibration pixels: flat, spread over the whole range of brightness.
 
     Candidates lie on a regular grid away from the border; the flattest half (smallest
     difference to the four neighbours, summed over frames) is kept, then pixels are drawn evenly
-    across bins of total brightness so dark, mid and bright levels are all represented.
+    across 32 bins of each frame's codes, so every level of every frame is represented.
 
     Args:
         frames: aligned frames, ``H×W×3``, one size.
         levels: number of code levels the samples are quantised to.
-        samples: pixels to return per channel (fewer for small images).
+        samples: about this many pixels per channel (fewer for small images).
         seed: random seed for the draw inside each bin.
 
     Returns:
-        uint16 codes of shape ``(3, N, P)``: channel, sample, frame.
+        Per channel, int64 codes of shape ``(N_c, P)``: sample, frame.
     """
     height, width = frames[0].shape[:2]
     step = max(1, int(np.sqrt(height * width / 40000)))
@@ -124,23 +124,24 @@ def sample_pixels(
                 roughness += np.abs(_codes(f[yy + dy, xx + dx], levels).astype(np.int32) - centre).sum(axis=1)
     flat = roughness <= np.quantile(roughness, 0.5) if len(roughness) > 1 else np.ones(len(yy), bool)
     rng = np.random.default_rng(seed)
+    frame_count = codes.shape[2]
+    bins = 32
+    per_bin = max(1, samples // (bins * frame_count))
     result = []
     for channel in range(3):
         pool = np.flatnonzero(flat)
-        brightness = codes[pool, channel, :].sum(axis=1)
-        bins = 64
-        edges = np.linspace(brightness.min(), brightness.max() + 1, bins + 1)
-        which = np.digitize(brightness, edges) - 1
-        per_bin = max(1, samples // bins)
         chosen = []
-        for b in range(bins):
-            members = pool[which == b]
-            if len(members):
-                chosen.append(rng.choice(members, size=min(per_bin, len(members)), replace=False))
-        picked = np.concatenate(chosen)
+        # Every frame's codes are covered bin by bin, so the dark codes of the short exposure
+        # and the bright codes of the long one are as well represented as mid-grey.
+        for frame in range(frame_count):
+            which = codes[pool, channel, frame] * bins // levels
+            for b in range(bins):
+                members = pool[which == b]
+                if len(members):
+                    chosen.append(rng.choice(members, size=min(per_bin, len(members)), replace=False))
+        picked = np.unique(np.concatenate(chosen))
         result.append(codes[picked, channel, :])
-    count = min(len(r) for r in result)
-    return np.stack([r[:count] for r in result]).astype(np.uint16)
+    return result
 
 
 def _finish_curve(log_curve: np.ndarray, levels: int) -> np.ndarray:
@@ -165,7 +166,9 @@ def response_curve_Debevec1997(
 
     Solves, per channel, for ``g = ln f⁻¹`` on ``levels`` codes and ``ln E_i`` of sampled pixels
     ``g(Z_ij) − ln E_i = ln Δt_j`` with triangle weights, plus a second-difference smoothness
-    term of weight ``smoothness`` on ``g`` and ``g(mid) = 0``; solved as sparse normal equations.
+    term of weight ``smoothness`` on ``g`` and ``g(mid) = 0``; solved as sparse normal equations,
+    then once more without the samples that fit worst (moving objects, seams), so ghosts do not
+    bend the curve.
 
     Args:
         frames: aligned exposures, ``H×W×3`` (uint8, uint16 or float in [0, 1]), same size.
@@ -195,7 +198,7 @@ def response_curve_Debevec1997(
     if len(log_e) != len(frames):
         raise InputError(f"got {len(frames)} frames but {len(log_e)} exposures; give one per frame")
     levels = _check_levels(levels)
-    codes = sample_pixels(frames, levels, samples, seed)  # (3, N, P)
+    codes = sample_pixels(frames, levels, samples, seed)  # per channel (N, P)
     weight = weighting_function_Debevec1997(np.arange(levels) / (levels - 1)).astype(np.float64)
     # Black and white codes say only "at most" / "at least": they get no data rows, and the
     # smoothness term extrapolates the curve there (as in the paper, w(0) = w(top) = 0).
@@ -205,30 +208,16 @@ def response_curve_Debevec1997(
     for channel in range(3):
         z = codes[channel].astype(np.int64)  # (N, P)
         z = z[(weight[z] > 0).any(axis=1)]  # a pixel clipped in every frame constrains nothing
-        n, p = z.shape
-        if n < 2:
+        if len(z) < 2:
             raise InputError("the bracket has too few well-exposed pixels to calibrate a response; use --response srgb")
-        w = weight[z].ravel()
-        rows = np.arange(n * p)
-        sample = np.repeat(np.arange(n), p)
-        data = scipy.sparse.csr_matrix(
-            (np.concatenate([w, -w]), (np.concatenate([rows, rows]), np.concatenate([z.ravel(), levels + sample]))),
-            shape=(n * p, levels + n),
-        )
-        rhs = w * np.tile(log_e, n)
-        k = np.arange(1, levels - 1)
-        smooth_rows = np.repeat(np.arange(levels - 2), 3)
-        smooth_cols = np.stack([k - 1, k, k + 1], axis=1).ravel()
-        # Smoothness rows are scaled by the data count per level so λ means the same for any N.
-        scale = smoothness * np.sqrt(n * p / levels)
-        smooth_vals = np.tile([scale, -2 * scale, scale], levels - 2)
-        smooth = scipy.sparse.csr_matrix((smooth_vals, (smooth_rows, smooth_cols)), shape=(levels - 2, levels + n))
-        anchor = scipy.sparse.csr_matrix(([1.0], ([0], [levels // 2])), shape=(1, levels + n))
-        system = scipy.sparse.vstack([data, smooth, anchor]).tocsr()
-        target = np.concatenate([rhs, np.zeros(levels - 2), [0.0]])
-        normal = (system.T @ system).tocsc()
-        solution = scipy.sparse.linalg.spsolve(normal, system.T @ target)
-        curves.append(solution[:levels])
+        curve, residual = _solve_Debevec1997(z, log_e, weight, smoothness, levels)
+        # Pixels that moved between frames (or sit on an alignment seam) violate the model and
+        # pull the least-squares curve; drop the worst-fitting samples and solve again.
+        limit = max(3.0 * float(np.median(residual)), 0.05)
+        keep = residual <= limit
+        if 2 <= keep.sum() < len(z):
+            curve, _ = _solve_Debevec1997(z[keep], log_e, weight, smoothness, levels)
+        curves.append(curve)
     return _finish_curve(np.stack(curves, axis=1), levels)
 
 
@@ -293,6 +282,35 @@ def response_curve_Robertson1999(
             curve /= curve[levels // 2]
         curves.append(np.log(curve))
     return _finish_curve(np.stack(curves, axis=1), levels)
+
+
+def _solve_Debevec1997(
+    z: np.ndarray, log_e: np.ndarray, weight: np.ndarray, smoothness: float, levels: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One weighted least-squares solve: ``g`` on ``levels`` codes, and each sample's largest
+    weighted residual ``w · |g(Z_ij) − ln E_i − ln Δt_j|`` (natural-log units)."""
+    n, p = z.shape
+    w = weight[z].ravel()
+    rows = np.arange(n * p)
+    sample = np.repeat(np.arange(n), p)
+    data = scipy.sparse.csr_matrix(
+        (np.concatenate([w, -w]), (np.concatenate([rows, rows]), np.concatenate([z.ravel(), levels + sample]))),
+        shape=(n * p, levels + n),
+    )
+    rhs = w * np.tile(log_e, n)
+    k = np.arange(1, levels - 1)
+    smooth_rows = np.repeat(np.arange(levels - 2), 3)
+    smooth_cols = np.stack([k - 1, k, k + 1], axis=1).ravel()
+    # Smoothness rows are scaled by the data count per level so λ means the same for any N.
+    scale = smoothness * np.sqrt(n * p / levels)
+    smooth_vals = np.tile([scale, -2 * scale, scale], levels - 2)
+    smooth = scipy.sparse.csr_matrix((smooth_vals, (smooth_rows, smooth_cols)), shape=(levels - 2, levels + n))
+    anchor = scipy.sparse.csr_matrix(([1.0], ([0], [levels // 2])), shape=(1, levels + n))
+    system = scipy.sparse.vstack([data, smooth, anchor]).tocsr()
+    target = np.concatenate([rhs, np.zeros(levels - 2), [0.0]])
+    solution = scipy.sparse.linalg.spsolve((system.T @ system).tocsc(), system.T @ target)
+    residual = np.abs(data @ solution - rhs).reshape(n, p).max(axis=1)
+    return solution[:levels], residual
 
 
 RESPONSE_METHODS: dict[str, Callable[..., np.ndarray]] = {
