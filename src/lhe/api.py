@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -28,6 +29,7 @@ __all__ = [
     "merge_exposures",
     "tonemap",
     "resolve_device",
+    "share_cores",
     "default_model",
     "CLASSICAL",
 ]
@@ -66,6 +68,18 @@ def default_model(task: str) -> str:
     return learned if read_card(learned) is not None else CLASSICAL
 
 
+_torch_threads: int | None = None
+
+
+def share_cores(workers: int) -> None:
+    """Give each of ``workers`` parallel images an equal share of torch's CPU threads (applied
+    when torch is loaded, so a run that never needs torch never imports it)."""
+    global _torch_threads
+    _torch_threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
+    if _torch_threads is not None and "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(_torch_threads)
+
+
 @functools.lru_cache(maxsize=2)
 def _cached_runtime(path: str) -> Any:
     from lhe.models.bilateral_grid_runtime import BilateralGridRuntime
@@ -77,7 +91,10 @@ def _cached_runtime(path: str) -> Any:
 def _cached_model(name: str, weights: str | None, device: str) -> Any:
     from lhe.models.registry import get_spec, load_model
 
-    return load_model(name, weights, device), get_spec(name)
+    model = load_model(name, weights, device)
+    if _torch_threads is not None:
+        sys.modules["torch"].set_num_threads(_torch_threads)
+    return model, get_spec(name)
 
 
 def _load(name: str, task: str, weights: str | Path | None, device: str) -> Any:

@@ -44,7 +44,7 @@ Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing o
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
 JsonLines = Annotated[bool, typer.Option("--json", help="Print one JSON record per output on stdout.")]
 Recursive = Annotated[bool, typer.Option("--recursive", "-r", help="Descend into subfolders of folder inputs.")]
-Workers = Annotated[int, typer.Option("--workers", "-j", min=1, help="Images processed in parallel (CPU).")]
+Workers = Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Images processed in parallel (default: one per CPU core, at most 4).")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
 MaxPixels = Annotated[int, typer.Option("--max-pixels", min=1, help="Refuse images larger than this many pixels.")]
 Format = Annotated[Optional[str], typer.Option("--format", "-f", help="Output format: jpeg png tiff webp heif exr hdr (needed for -o -).")]
@@ -101,7 +101,7 @@ def enhance(
     bit_depth: BitDepth = None,
     overwrite: Overwrite = False,
     recursive: Recursive = False,
-    workers: Workers = 1,
+    workers: Workers = None,
     max_pixels: MaxPixels = 300_000_000,
     quiet: Quiet = False,
     json_lines: JsonLines = False,
@@ -134,7 +134,7 @@ def expand_hdr(
     float32: Float32 = False,
     overwrite: Overwrite = False,
     recursive: Recursive = False,
-    workers: Workers = 1,
+    workers: Workers = None,
     max_pixels: MaxPixels = 300_000_000,
     quiet: Quiet = False,
     json_lines: JsonLines = False,
@@ -174,7 +174,7 @@ def merge_exposures(
     float32: Float32 = False,
     overwrite: Overwrite = False,
     recursive: Recursive = False,
-    workers: Workers = 1,
+    workers: Workers = None,
     max_pixels: MaxPixels = 300_000_000,
     quiet: Quiet = False,
     json_lines: JsonLines = False,
@@ -213,7 +213,7 @@ def tonemap(
     bit_depth: BitDepth = None,
     overwrite: Overwrite = False,
     recursive: Recursive = False,
-    workers: Workers = 1,
+    workers: Workers = None,
     max_pixels: MaxPixels = 300_000_000,
     quiet: Quiet = False,
     json_lines: JsonLines = False,

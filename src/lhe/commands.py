@@ -20,12 +20,14 @@ from lhe.io.formats import HDR_FORMATS, default_extension, format_from_path
 __all__ = ["run_enhance", "run_expand_hdr", "run_merge", "run_tonemap", "list_models", "import_checkpoint"]
 
 
-def _set_threads(workers: int) -> None:
-    """Split the cores between parallel images so workers do not oversubscribe them."""
-    if workers > 1:
-        import torch
+def _workers(requested: Optional[int], jobs: int) -> int:
+    """Parallel images: as asked, else one per core (at most 4, never more than the jobs);
+    torch's own threads are then split between them (:func:`lhe.api.share_cores`)."""
+    from lhe import api
 
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    workers = max(1, min(requested or min(os.cpu_count() or 1, 4), jobs))
+    api.share_cores(workers)
+    return workers
 
 
 def _extension(format: Optional[str], *, fallback: str, keep_input: bool) -> Callable[[str], str]:
@@ -75,7 +77,7 @@ def _single_image_batch(
 ) -> batch.Summary:
     files = batch.expand_inputs(inputs, recursive=recursive)
     jobs = batch.plan_outputs([[f] for f in files], output, suffix=suffix, extension=extension)
-    _set_threads(workers)
+    workers = _workers(workers, len(jobs))
 
     def work(job: batch.Job) -> None:
         image = read_image(job.inputs[0], max_pixels=max_pixels)
@@ -163,7 +165,7 @@ def run_merge(inputs, output, *, times, exposures, response, save_response, alig
                               extension=_extension(format, fallback=fallback, keep_input=False))
     if save_response is not None and len(jobs) > 1:
         raise InputError("--save-response calibrates one bracket; merge a single bracket with it, then reuse it with --response FILE")
-    _set_threads(workers)
+    workers = _workers(workers, len(jobs))
 
     def work(job: batch.Job) -> dict:
         frames = [read_image(f, max_pixels=max_pixels) for f in job.inputs]

@@ -18,7 +18,7 @@ References:
 from __future__ import annotations
 
 import math
-import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from lhe.errors import ModelError, ShapeError
 __all__ = ["BilateralGridRuntime"]
 
 _LOWRES = 256
+_KERNEL_LOCK = threading.Lock()
 _CURVE_NODES = 4096
 
 
@@ -184,5 +185,8 @@ class BilateralGridRuntime:
         small = PILImage.fromarray(samples).resize((_LOWRES, _LOWRES), PILImage.BILINEAR)
         grid = self.coefficients(np.asarray(small, dtype=np.float32) / np.float32(255))
         out = np.empty_like(samples)
-        _enhance_uint8(samples, grid, *self.guide, self.mix_bias, np.float32(strength), out)
+        # One kernel at a time: it already uses every core, and numba's fallback threading
+        # layer (workqueue) must not be entered from two threads at once.
+        with _KERNEL_LOCK:
+            _enhance_uint8(samples, grid, *self.guide, self.mix_bias, np.float32(strength), out)
         return out
