@@ -36,9 +36,9 @@ class TestMergeKernel:
                 num, den = np.zeros(3), np.zeros(3)
                 for j, frame in enumerate(frames):
                     sy, sx = y - shifts[j, 0], x - shifts[j, 1]
-                    if not (0 <= sy < 9 and 0 <= sx < 11):
-                        continue
                     keep = 1.0
+                    if not (0 <= sy < 9 and 0 <= sx < 11):
+                        sy, sx, keep = min(max(sy, 0), 8), min(max(sx, 0), 10), 1e-6
                     if has_mask[j]:
                         m = masks[j]
                         ya, xa = y0[y], x0[x]
@@ -90,3 +90,18 @@ class TestLocalTonemapKernel:
         gain = np.exp2(base * (compression - 1) - anchor * compression)
         expected = np.clip(rgb * gain[..., None], 0, 1) ** (1 / 2.2)
         assert np.allclose(out, expected, atol=2e-4)
+
+
+class TestSerialised:
+    def test_threads_get_the_same_results(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        from lhe.hdr.merge import merge_exposures
+        from tests.hdr.scenes import encode8, make_scene
+
+        scene = make_scene(48, 64)
+        frames = [encode8(scene * e) for e in (0.25, 1.0, 4.0)]
+        expected = merge_exposures(frames, [0.25, 1.0, 4.0], response="srgb")
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(lambda _: merge_exposures(frames, [0.25, 1.0, 4.0], response="srgb"), range(8)))
+        assert all(np.array_equal(r, expected) for r in results)

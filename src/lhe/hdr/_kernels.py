@@ -9,13 +9,28 @@ targets on 12-megapixel images.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, wraps
 from typing import Any
 
 import numpy as np
 
 __all__ = ["merge_kernel", "block_log_luminance_kernel", "local_tonemap_kernel", "bilinear_grid"]
+
+# One compiled kernel at a time: each already uses every core, and numba's fallback threading
+# layer (workqueue, where OpenMP/TBB are missing) must not be entered from two threads at once
+# (``lhe ... --workers N`` runs jobs in threads).
+_LOCK = threading.Lock()
+
+
+def _serialised(kernel: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(kernel)
+    def call(*args: Any) -> Any:
+        with _LOCK:
+            return kernel(*args)
+
+    return call
 
 
 def bilinear_grid(size: int, small: int) -> tuple[np.ndarray, np.ndarray]:
@@ -62,9 +77,13 @@ def merge_kernel() -> Callable[..., Any]:
                 for j in range(count):
                     sy = y - shifts[j, 0]
                     sx = x - shifts[j, 1]
-                    if sy < 0 or sy >= height or sx < 0 or sx >= width:
-                        continue
                     keep = numba.float32(1.0)
+                    if sy < 0 or sy >= height or sx < 0 or sx >= width:
+                        # Outside this frame: its nearest edge pixel, with a weight so small
+                        # that it only counts where no frame saw the scene unclipped.
+                        sy = min(max(sy, 0), height - 1)
+                        sx = min(max(sx, 0), width - 1)
+                        keep = numba.float32(1e-6)
                     if has_mask[j]:
                         m = masks[j]
                         top = m[ya, xa] * (1 - tx) + m[ya, xb] * tx
@@ -87,7 +106,7 @@ def merge_kernel() -> Callable[..., Any]:
                 out[y, x, 1] = n1 / d1
                 out[y, x, 2] = n2 / d2
 
-    return merge
+    return _serialised(merge)
 
 
 @lru_cache(maxsize=1)
@@ -111,7 +130,7 @@ def block_log_luminance_kernel() -> Callable[..., Any]:
                 # Log of the block mean: one logarithm per block instead of one per pixel.
                 out[by, bx] = np.log2(max(total / ((y_stop - y_start) * (x_stop - x_start)), floor))
 
-    return block_log_luminance
+    return _serialised(block_log_luminance)
 
 
 @lru_cache(maxsize=1)
@@ -202,4 +221,4 @@ def local_tonemap_kernel() -> Callable[..., Any]:
                     frac = v - numba.float32(i)
                     out[y, x, c] = encode[i] * (one - frac) + encode[i + 1] * frac
 
-    return local_tonemap
+    return _serialised(local_tonemap)

@@ -3,7 +3,8 @@
 Each frame is reduced to a grey image and thresholded at its own median, which is almost
 independent of exposure; the translation that minimises the XOR of the bitmaps (ignoring pixels
 near the median, whose bit is noise) is found coarse to fine on an image pyramid, one pixel
-search per level, so shifts of up to ``2**levels`` pixels cost a few passes over the image.
+search per level, so shifts of up to ``2**levels`` pixels cost a few passes over the image. The
+last pixel is then settled by comparing rank-matched grey images (exposure-invariant) directly.
 
 References:
     G. Ward, "Fast, Robust Image Registration for Compositing High Dynamic Range Photographs
@@ -106,6 +107,41 @@ def _xor_cost(
     return np.count_nonzero(differ) / max(1, differ.size)
 
 
+def _match_histogram(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Lookup table mapping ``source`` grey levels onto ``target``'s with equal rank (both uint8).
+
+    Frames of one scene at different exposures differ by a monotone tone curve (plus clipping),
+    which rank matching undoes without knowing the camera response.
+    """
+    source_cdf = np.cumsum(np.bincount(source.ravel(), minlength=256)) / source.size
+    target_cdf = np.cumsum(np.bincount(target.ravel(), minlength=256)) / target.size
+    return np.clip(np.searchsorted(target_cdf, source_cdf), 0, 255).astype(np.float32)
+
+
+def _refine(ref: np.ndarray, mov: np.ndarray, dy: int, dx: int, radius: int = 1) -> tuple[int, int]:
+    """Best shift within ``radius`` of ``(dy, dx)`` by squared difference after rank matching.
+
+    Median threshold bitmaps can land a pixel off when the exposures differ a lot (their
+    iso-contours move with the threshold); a direct comparison of rank-matched grey images over
+    pixels unclipped in both frames settles the last pixel.
+    """
+    lut = _match_histogram(mov, ref)
+    step = max(1, ref.size // 1_000_000)
+    best, best_cost = (dy, dx), np.inf
+    for a in range(-radius, radius + 1):
+        for b in range(-radius, radius + 1):
+            ty, tx, sy, sx = _overlap(ref.shape, dy + a, dx + b)
+            r = ref[ty.start : ty.stop : step, tx]
+            m = mov[sy.start : sy.stop : step, sx]
+            valid = (r > 2) & (r < 253) & (m > 2) & (m < 253)
+            if valid.sum() < 16:
+                continue
+            cost = float(np.mean((lut[m[valid]] - r[valid]) ** 2))
+            if cost < best_cost - 1e-9:
+                best, best_cost = (dy + a, dx + b), cost
+    return best
+
+
 def align_translation_Ward2003(
     frames: Sequence[np.ndarray],
     reference: int,
@@ -170,6 +206,7 @@ def align_translation_Ward2003(
             candidates = [(dy + a, dx + b) for a in (0, -1, 1) for b in (0, -1, 1)]
             costs = [_xor_cost(ref, mov, pair, exclusion, cy, cx, step) for cy, cx in candidates]
             dy, dx = candidates[int(np.argmin(costs))]
+        dy, dx = _refine(pyramids[reference][0], pyramids[index][0], dy, dx)
         shifts.append((int(dy), int(dx)))
     return shifts
 
