@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import torch
 
 from lhe.kernels import cpu, reference
@@ -34,6 +36,16 @@ class TestSliceAndApply(SliceAndApplyChecks):
         finally:
             torch.set_num_threads(threads)
         assert torch.equal(single, cpu.slice_and_apply(grid, guide, image))
+
+
+    def test_concurrent_calls_from_threads(self):
+        # lhe's batch runs images on a thread pool; parallel launches must not interfere.
+        cases = [random_case(1, 40, 30 + i, 8, 16, 16, seed=i) for i in range(4)]
+        expected = [cpu.slice_and_apply(*case) for case in cases]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(lambda case: cpu.slice_and_apply(*case), cases * 3))
+        for i, out in enumerate(results):
+            assert torch.equal(out, expected[i % 4])
 
 
 class TestGuideSliceAndApply(GuideSliceAndApplyChecks):

@@ -21,6 +21,7 @@ The coordinate convention is the one documented in :mod:`lhe.kernels.reference`.
 from __future__ import annotations
 
 import math
+import threading
 
 import numba
 import numpy as np
@@ -31,6 +32,18 @@ from lhe.errors import InputError
 from lhe.kernels.reference import GuideParams, check_slice_inputs
 
 __all__ = ["slice_and_apply", "guide_slice_and_apply"]
+
+# numba's fallback "workqueue" threading layer aborts the process when two Python threads launch
+# parallel kernels at once (lhe's batch runs images on a thread pool); the omp and tbb layers
+# are thread-safe. Which layer is used is only known after the first launch.
+_LAUNCH_LOCK = threading.Lock()
+
+
+def _thread_safe_layer() -> bool:
+    try:
+        return numba.threading_layer() in ("omp", "tbb")
+    except ValueError:  # no parallel kernel has run yet
+        return False
 
 
 @njit(cache=True, fastmath=False)
@@ -141,9 +154,12 @@ def _run(grid: torch.Tensor, image: torch.Tensor, guide: torch.Tensor | None, pa
         mix_b = float(params.mix_bias.detach().to(f64).reshape(-1)[0])
     # Follow torch's thread setting, so a training job limited to one thread stays on one core.
     numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
-    _slice_apply_kernel(
-        grid_np, image_np, guide_np, out.numpy(), ccm, ccm_bias, thresholds, slopes, mix_w, mix_b, params is None
-    )
+    args = (grid_np, image_np, guide_np, out.numpy(), ccm, ccm_bias, thresholds, slopes, mix_w, mix_b, params is None)
+    if _thread_safe_layer():
+        _slice_apply_kernel(*args)
+    else:
+        with _LAUNCH_LOCK:
+            _slice_apply_kernel(*args)
     return out.to(dtype)
 
 
