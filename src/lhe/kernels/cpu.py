@@ -6,14 +6,18 @@ the 12 affine coefficients and the affine apply, writing only the ``(N, 3, H, W)
 parallel (``prange``). Per row the grid is first interpolated along y into a small
 ``(GW, D, 12)`` buffer, so each pixel reads 4 cells instead of 8.
 
-Why numba rather than a torch C++/OpenMP extension: numba is already a dependency of the
-project's tooling, needs no compiler on the user's machine, and with ``cache=True`` the
-compiled kernel is loaded from disk in a later process in well under a second (measured by
-``benchmarks/slicing_bench.py``, which prints the first-call time), while a JIT-built C++
-extension costs tens of seconds on its first use and a build-time extension needs a compiler
-at install. Tensors are read and written as float32 (other dtypes are converted, and the
-result converted back) and arithmetic is float64 inside the kernel, so results agree with the
-exact answer to about 1e-7, closer than the float32 torch reference does.
+Why numba rather than a torch C++/OpenMP extension, measured on the project's 2-core CPU with
+other jobs running (load ≈ 9): the same algorithm as a C++ extension (``-O3 -march=native``,
+OpenMP, ``torch.utils.cpp_extension.load``) ran a 12-megapixel slice+apply in 0.362 s of CPU
+time against numba's 0.357 s, so it is no faster; it needs a compiler on the user's machine and
+took 100 s to build on first use (0.32 s to load afterwards). numba compiles this module once
+(about 15 s, cached beside the source) and a later process pays about 0.5 s (1.4 s under that
+load) for its first call, most of it numba's own start-up; ``benchmarks/slicing_bench.py``
+prints both numbers. ``fastmath`` stays off so results follow IEEE rounding.
+
+Tensors are read and written as float32 (other dtypes are converted, and the result converted
+back) and arithmetic is float64 inside the kernel, so results agree with the exact answer to
+about 1e-7, closer than the float32 torch reference does.
 
 The coordinate convention is the one documented in :mod:`lhe.kernels.reference`.
 """

@@ -39,13 +39,14 @@ def _block_size(total: int, device: torch.device) -> int:
 @triton.jit
 def _corner(u, size):
     """Lower cell, upper cell and upper weight of the clamped cell coordinate ``u``."""
-    u = tl.minimum(tl.maximum(u, 0.0), (size - 1).to(tl.float32))
+    u = tl.minimum(tl.maximum(u, 0.0), size - 1.0)
     lo = u.to(tl.int32)  # u ≥ 0, so truncation is floor
     hi = tl.minimum(lo + 1, size - 1)
     return lo, hi, u - lo.to(tl.float32)
 
 
-@triton.jit
+# Sizes are not specialised: one compiled kernel serves every image size.
+@triton.jit(do_not_specialize=["total", "plane", "height", "width", "grid_h", "grid_w", "depth"])
 def _slice_apply_kernel(
     grid_ptr,
     image_ptr,
@@ -53,6 +54,7 @@ def _slice_apply_kernel(
     out_ptr,
     params_ptr,
     total,
+    plane,
     height,
     width,
     grid_h,
@@ -64,7 +66,6 @@ def _slice_apply_kernel(
 ):
     offs = tl.program_id(0).to(tl.int64) * BLOCK_SIZE + tl.arange(0, BLOCK_SIZE)
     mask = offs < total
-    plane = height.to(tl.int64) * width
     n = offs // plane
     p = offs - n * plane
     y = p // width
@@ -179,6 +180,7 @@ def _launch(grid: torch.Tensor, image: torch.Tensor, guide: torch.Tensor | None,
         out,
         packed,
         total,
+        height * width,
         height,
         width,
         grid.shape[3],
