@@ -118,15 +118,17 @@ def _match_histogram(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.clip(np.searchsorted(target_cdf, source_cdf), 0, 255).astype(np.float32)
 
 
-def _refine(ref: np.ndarray, mov: np.ndarray, dy: int, dx: int, radius: int = 1) -> tuple[int, int]:
-    """Best shift within ``radius`` of ``(dy, dx)`` by squared difference after rank matching.
+def _refine(
+    ref: np.ndarray, mov: np.ndarray, lut: np.ndarray, dy: int, dx: int, radius: int = 1
+) -> tuple[int, int]:
+    """Best shift within ``radius`` of ``(dy, dx)`` by squared difference after rank matching
+    (``lut`` maps ``mov``'s grey levels onto ``ref``'s).
 
     Median threshold bitmaps can land a pixel off when the exposures differ a lot (their
     iso-contours move with the threshold); a direct comparison of rank-matched grey images over
     pixels unclipped in both frames settles the last pixel.
     """
-    lut = _match_histogram(mov, ref)
-    step = max(1, ref.size // 1_000_000)
+    step = max(1, ref.size // 500_000)
     best, best_cost = (dy, dx), np.inf
     for a in range(-radius, radius + 1):
         for b in range(-radius, radius + 1):
@@ -200,13 +202,15 @@ def align_translation_Ward2003(
         for level in range(levels, -1, -1):
             dy, dx = dy * 2, dx * 2
             ref, mov = pyramids[reference][level], pyramids[index][level]
-            # Count about a million bits per candidate: plenty to place the optimum, and cheap.
-            step = max(1, ref.size // 1_000_000)
+            # Count about half a million bits per candidate: plenty to place the optimum, and cheap.
+            step = max(1, ref.size // 500_000)
             # The current estimate first, so a tie keeps it rather than drifting.
             candidates = [(dy + a, dx + b) for a in (0, -1, 1) for b in (0, -1, 1)]
             costs = [_xor_cost(ref, mov, pair, exclusion, cy, cx, step) for cy, cx in candidates]
             dy, dx = candidates[int(np.argmin(costs))]
-        dy, dx = _refine(pyramids[reference][0], pyramids[index][0], dy, dx)
+        # Rank matching from a reduced level: the same histograms at a sixteenth of the work.
+        lut = _match_histogram(pyramids[index][sample_level], pyramids[reference][sample_level])
+        dy, dx = _refine(pyramids[reference][0], pyramids[index][0], lut, dy, dx)
         shifts.append((int(dy), int(dx)))
     return shifts
 
