@@ -59,13 +59,22 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
     return rgb @ np.asarray([0.2126, 0.7152, 0.0722], np.float32)
 
 
-def encode_srgb8(linear: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A camera: Poisson–Gaussian noise on linear values, clip at 1, sRGB encoding, 8 bits."""
+CAMERAS = {
+    "srgb": lambda x: np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1 / 2.4) - 0.055),
+    "gamma1.8": lambda x: np.power(x, 1 / 1.8),
+    "gamma2.6": lambda x: np.power(x, 1 / 2.6),
+    "filmic": lambda x: np.power(np.log1p(16 * x) / np.log1p(16), 1.2),
+}
+CAMERA = "srgb"  # --camera
+
+
+def encode_camera8(linear: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A camera: Poisson–Gaussian noise on linear values, clip at 1, tone curve (sRGB unless
+    ``--camera`` says otherwise), 8 bits."""
     noisy = linear + rng.standard_normal(linear.shape, dtype=np.float32) * np.sqrt(
         NOISE_SHOT * np.clip(linear, 0, 1) + NOISE_READ
     ).astype(np.float32)
-    x = np.clip(noisy, 0, 1)
-    encoded = np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+    encoded = CAMERAS[CAMERA](np.clip(noisy, 0, 1))
     return np.clip(np.rint(encoded * 255), 0, 255).astype(np.uint8)
 
 
@@ -76,7 +85,7 @@ def normalise_scene(hdr: np.ndarray) -> np.ndarray:
 
 
 def bracket_static(scene: np.ndarray, rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray]:
-    return [encode_srgb8(scene * np.float32(e), rng) for e in EXPOSURES], scene
+    return [encode_camera8(scene * np.float32(e), rng) for e in EXPOSURES], scene
 
 
 def bracket_moving(scene: np.ndarray, rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray]:
@@ -105,7 +114,7 @@ def bracket_moving(scene: np.ndarray, rng: np.random.Generator) -> tuple[list[np
         view[py : py + size, px : px + size] = patch
         if index == 1:
             truth = view
-        frames.append(encode_srgb8(view * np.float32(e), rng))
+        frames.append(encode_camera8(view * np.float32(e), rng))
     return frames, truth
 
 
@@ -159,7 +168,10 @@ def hdri_list(paths: list[str] | None) -> list[Path]:
 
 def run_accuracy(paths: list[Path], seed: int) -> dict[str, dict[str, list[float]]]:
     results: dict[str, dict[str, list[float]]] = {"static": {}, "moving": {}}
-    print(f"accuracy on {len(paths)} HDR images, bracket {EXPOSURES} (RMS log2 luminance error, stops)")
+    print(
+        f"accuracy on {len(paths)} HDR images, bracket {EXPOSURES}, {CAMERA} camera "
+        "(RMS log2 luminance error, stops)"
+    )
     print(f"{'image':24s} {'variant':7s} " + " ".join(f"{m:>24s}" for m in METHODS))
     for number, path in enumerate(paths):
         scene = normalise_scene(read_exr(path))
@@ -187,7 +199,7 @@ def make_large_bracket(folder: Path, path: Path, seed: int) -> None:
     for index, e in enumerate(EXPOSURES):
         dy, dx = (0, 0) if index == 1 else tuple(rng.integers(-60, 61, size=2))
         view = big[100 + dy : 3100 + dy, 100 + dx : 4100 + dx]
-        Image.fromarray(encode_srgb8(view * np.float32(e), rng)).save(folder / f"frame{index}.jpg", quality=92)
+        Image.fromarray(encode_camera8(view * np.float32(e), rng)).save(folder / f"frame{index}.jpg", quality=92)
 
 
 def peak_rss_mb() -> float:
@@ -327,8 +339,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gallery", type=Path, help="only write the tone-mapped gallery JPEGs to this folder")
+    parser.add_argument("--camera", choices=sorted(CAMERAS), default="srgb", help="simulated camera tone curve")
     parser.add_argument("--worker", nargs=2, metavar=("KIND", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    global CAMERA
+    CAMERA = args.camera
     if args.worker:
         worker(args.worker[0], Path(args.worker[1]))
         return 0

@@ -166,14 +166,18 @@ def response_curve_Debevec1997(
 
     Solves, per channel, for ``g = ln f⁻¹`` on ``levels`` codes and ``ln E_i`` of sampled pixels
     ``g(Z_ij) − ln E_i = ln Δt_j`` with triangle weights, plus a second-difference smoothness
-    term of weight ``smoothness`` on ``g`` and ``g(mid) = 0``; solved as sparse normal equations,
+    term of weight ``smoothness`` on ``g`` and ``g(mid) = 0``. The smoothness term asks ``g`` to
+    bend like the log of the sRGB curve (not to be straight), so where samples are scarce — the
+    darkest codes — the curve keeps a power-law-like shape; this also helps gamma 1.8/2.6 and
+    film-like cameras. Solved as sparse normal equations,
     then once more without the samples that fit worst (moving objects, seams), so ghosts do not
     bend the curve.
 
     Args:
         frames: aligned exposures, ``H×W×3`` (uint8, uint16 or float in [0, 1]), same size.
         exposures: relative exposure of each frame (> 0, not all equal).
-        smoothness: λ, the weight of the smoothness rows relative to a mid-grey data row.
+        smoothness: λ, the weight of the smoothness rows (second differences of
+            ``g − ln sRGB⁻¹``) relative to a mid-grey data row.
         samples: pixels sampled per channel (see :func:`sample_pixels`).
         levels: code levels of the curve (256 for 8-bit data).
         seed: sampling seed.
@@ -307,7 +311,12 @@ def _solve_Debevec1997(
     smooth = scipy.sparse.csr_matrix((smooth_vals, (smooth_rows, smooth_cols)), shape=(levels - 2, levels + n))
     anchor = scipy.sparse.csr_matrix(([1.0], ([0], [levels // 2])), shape=(1, levels + n))
     system = scipy.sparse.vstack([data, smooth, anchor]).tocsr()
-    target = np.concatenate([rhs, np.zeros(levels - 2), [0.0]])
+    # The smoothness term bends g like the log of the sRGB curve rather than towards a straight
+    # line: where samples are scarce (the darkest codes) the curve keeps an sRGB-like shape
+    # instead of flattening, which a straight log-line would do.
+    prior = np.log(srgb_to_linear(np.maximum(np.arange(levels), 0.5) / (levels - 1)))
+    bend = scale * (prior[:-2] - 2 * prior[1:-1] + prior[2:])
+    target = np.concatenate([rhs, bend, [0.0]])
     solution = scipy.sparse.linalg.spsolve((system.T @ system).tocsc(), system.T @ target)
     residual = np.abs(data @ solution - rhs).reshape(n, p).max(axis=1)
     return solution[:levels], residual

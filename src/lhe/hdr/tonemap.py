@@ -360,13 +360,14 @@ def tonemap(
     Args:
         hdr: linear HDR ``H×W×3`` (float; negative values are treated as 0 with a warning).
         method: a key of ``METHODS``: ``reinhard``, ``drago``, ``local``, ``mu-law``, ``gamma``.
-        exposure: brightness correction in stops (+1 doubles the display-linear values; for
-            ``mu-law`` it scales the HDR before its normalisation by ``white``).
+        exposure: brightness correction in stops: +1 doubles the display-linear values (for
+            ``mu-law``, ``H = HDR / white`` before the curve).
         saturation: colourfulness, 1 unchanged, 0 grey, > 1 more colourful.
         gamma: encode with ``x^(1/gamma)`` instead of the sRGB curve (not for ``mu-law``,
             which is its own encoding).
         key: Reinhard key ``a`` (``reinhard`` only); None estimates it.
-        white: scene value (after ``exposure``) that maps to white (``reinhard``, ``mu-law``).
+        white: scene value that maps to white (``reinhard``, ``mu-law``); None picks it from
+            the image.
 
     Returns:
         ``H×W×3`` float32 display picture in [0, 1], sRGB-encoded unless ``gamma`` is given.
