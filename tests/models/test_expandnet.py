@@ -112,6 +112,22 @@ class TestPredictHdr:
             _random_model().predict_hdr(torch.rand(1, 4, 8, 8))
 
 
+class TestExpandHdr:
+    @torch.no_grad()
+    def test_keeps_well_exposed_input(self):
+        # expand_hdr blends ExpandNet's aligned output in only where a channel exceeds 0.95.
+        from lhe.color import srgb_to_linear
+        from lhe.models.hdr_scale import expand_hdr
+
+        srgb = torch.rand(1, 3, 24, 40) * 0.8
+        srgb[..., 4:10, 4:12] = 1.0
+        out = expand_hdr(_random_model(), srgb)
+        assert out.shape == srgb.shape
+        low = srgb.amax(dim=1, keepdim=True).expand_as(srgb) <= 0.95
+        torch.testing.assert_close(out[low], srgb_to_linear(srgb)[low])
+        assert not torch.allclose(out[..., 4:10, 4:12], torch.ones(1, 3, 6, 8))
+
+
 class TestNormalizeMinmax:
     def test_range(self):
         x = torch.rand(2, 3, 5, 7) * 0.5 + 0.2
