@@ -4,13 +4,15 @@
 
 Data, drawn on the fly with a fixed seed:
 
-- HDRI crops (share ``--hdri-share``): random square crops of the training panoramas of
+- HDRI crops (share ``--hdri-share``): each training panorama of
   :func:`lhe.training.sources.hdri_paths` (blender ``city``, ``forest``, ``night`` are the
-  validation set and never seen), randomly rescaled (×0.5–1), flipped left/right, rotated by a
-  random multiple of 90° (p = 0.25), with a random white-balance gain per channel; then
-  :func:`lhe.training.synthesis.synthesize_ldr_from_hdr` exposes the crop so 0.5–12 % of its pixels
-  clip (the random exposure), adds darktable sensor noise (p = 0.25), applies a camera curve (sRGB
-  with p = 0.7, else a random one), quantises to 8 bits and JPEG-compresses (quality 70–95).
+  validation set and never seen) is exposed so a random 1–10 % of the whole image clips (the
+  random exposure: the brightness of clipped areas relative to white then follows real scenes),
+  then a square crop is taken (half of them re-drawn until they hold clipped pixels), randomly
+  rescaled (×0.5–1), flipped left/right, rotated by a random multiple of 90° (p = 0.25), given a
+  random white-balance gain per channel; :func:`lhe.training.synthesis.synthesize_ldr_from_hdr`
+  adds darktable sensor noise (p = 0.25), applies a camera curve (sRGB with p = 0.7, else a
+  random one), quantises to 8 bits and JPEG-compresses (quality 70–95).
 - Pseudo-HDR pairs from the training photographs: :func:`lhe.training.synthesis.pseudo_hdr_from_photo`
   pushes the linearised crop up 1–4 stops so highlights clip, with the same noise/curve/JPEG steps.
 
@@ -121,6 +123,7 @@ class PairSampler:
         self.patch = patch
         self.hdri_share = hdri_share
         self.profiles = load_noise_profiles()
+        self._sorted_peaks = [np.sort(h.max(axis=2), axis=None) for h in hdris]
 
     def _crop(self, image: np.ndarray) -> np.ndarray:
         rng = self.rng
@@ -144,9 +147,20 @@ class PairSampler:
         noise = bool(rng.random() < 0.25)
         common = dict(curve=curve, noise=noise, profiles=self.profiles, jpeg_quality=(70, 95))
         if rng.random() < self.hdri_share:
-            crop = self._crop(self.hdris[int(rng.integers(len(self.hdris)))])
-            crop = crop * rng.uniform(0.8, 1.2, size=3).astype(np.float32)
-            pair = synthesize_ldr_from_hdr(crop, rng, clip_fraction=(0.005, 0.12), **common)
+            index = int(rng.integers(len(self.hdris)))
+            # Expose the whole panorama so 1-10 % of it clips, as a camera would, then crop; half
+            # the crops are re-drawn (up to 8 times) until they contain clipped pixels.
+            peaks = self._sorted_peaks[index]
+            fraction = float(rng.uniform(0.01, 0.10))
+            exposure = 1.0 / max(float(peaks[int((1.0 - fraction) * (peaks.size - 1))]), 1e-12)
+            want_clipped = rng.random() < 0.5
+            for _ in range(8):
+                crop = self._crop(self.hdris[index])
+                if not want_clipped or (crop.max(axis=2) * exposure >= 1.0).any():
+                    break
+            crop = crop * (exposure * rng.uniform(0.8, 1.2, size=3)).astype(np.float32)
+            clipped = float((crop.max(axis=2) >= 1.0).mean())
+            pair = synthesize_ldr_from_hdr(crop, rng, clip_fraction=clipped, **common)
         else:
             crop = self._crop(self.photos[int(rng.integers(len(self.photos)))])
             pair = pseudo_hdr_from_photo(crop.astype(np.float32) / 255.0, rng, stops=(1.0, 4.0), **common)
@@ -213,7 +227,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=6)
     parser.add_argument("--patch", type=int, default=112, help="side of the square training patches")
     parser.add_argument("--lr", type=float, default=5e-4, help="peak learning rate")
-    parser.add_argument("--hdri-share", type=float, default=0.6, help="fraction of patches from HDRIs")
+    parser.add_argument("--hdri-share", type=float, default=0.7, help="fraction of patches from HDRIs")
     parser.add_argument("--val-every", type=int, default=400)
     parser.add_argument("--save-every", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
@@ -244,8 +258,8 @@ def _export(args: argparse.Namespace) -> Path:
         "output_encoding": "linear",
         "training_data": (
             "lhe.training.sources train split: 23 HDR panoramas (npm @pmndrs/assets, Debian blender-data; "
-            "blender city/forest/night held out) as random crops with rescale, flips, rotations, white-balance "
-            "gains and 0.5-12% clipping exposure; pseudo-HDR pairs from the training photographs pushed up "
+            "blender city/forest/night held out) exposed so 1-10% of each panorama clips, then random crops "
+            "with rescale, flips, rotations, white-balance gains; pseudo-HDR pairs from the training photographs pushed up "
             "1-4 stops; darktable noise (p=0.25), sRGB (p=0.7) or random camera curve, 8 bits, JPEG 70-95 "
             f"(lhe.training.synthesis); {args.patch}px patches, batch {args.batch}, HDRI share {args.hdri_share}"
         ),
