@@ -92,3 +92,16 @@ class TestOrientation:
         with PILImage.open(tmp_path / "out.jpg") as out:
             assert out.getexif().get(0x0112, 1) == 1
             assert out.size == (6, 10)
+
+
+class TestExposureToLdrOutputs:
+    def test_exr_exposure_written_as_exif(self, tmp_path):
+        from lhe.io import Image
+
+        image = Image(np.full((4, 4, 3), 0.2, np.float32), linear=True)
+        image.meta.exposure_time, image.meta.f_number, image.meta.iso = 1 / 60, 8.0, 200
+        write_image(image, tmp_path / "a.exr")
+        write_image(read_image(tmp_path / "a.exr"), tmp_path / "a.jpg")
+        meta = read_image(tmp_path / "a.jpg").meta
+        assert meta.exposure_time == pytest.approx(1 / 60, rel=1e-4)
+        assert (meta.f_number, meta.iso) == (pytest.approx(8.0), 200)

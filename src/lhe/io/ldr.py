@@ -7,6 +7,7 @@ RGB mode and would truncate such files to 8 bits.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import struct
 import zlib
@@ -19,7 +20,7 @@ from lhe.color import linear_to_srgb, srgb_to_linear
 from lhe.errors import InputError
 from lhe.io.image import Image, Metadata
 from lhe.io.jpeg import decode_jpeg, encode_jpeg
-from lhe.io.metadata import ORIENTATION_TAG, apply_orientation, read_pil_metadata
+from lhe.io.metadata import ORIENTATION_TAG, apply_orientation, exif_from_fields, read_pil_metadata
 from lhe.io.orientation import orient_array
 
 __all__ = ["read_ldr", "write_ldr", "quantize"]
@@ -172,6 +173,8 @@ def write_ldr(image: Image, path: Path, fmt: str, *, bit_depth: int, quality: in
     """Encode ``image`` into ``path`` as ``fmt``; 16-bit for PNG/TIFF when asked, float TIFF
     (linear) when ``float32``; EXIF and ICC carried where the format holds them."""
     meta = image.meta
+    if meta.exif is None:
+        meta = dataclasses.replace(meta, exif=exif_from_fields(meta))
     if fmt == "tiff" and (float32 or bit_depth == 32):
         import tifffile
 

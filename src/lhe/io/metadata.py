@@ -10,7 +10,7 @@ from PIL import ImageOps
 
 from lhe.io.image import Metadata
 
-__all__ = ["read_pil_metadata", "apply_orientation", "ORIENTATION_TAG"]
+__all__ = ["read_pil_metadata", "apply_orientation", "exif_from_fields", "ORIENTATION_TAG"]
 
 ORIENTATION_TAG = 0x0112
 _EXIF_IFD = 0x8769
@@ -57,3 +57,24 @@ def apply_orientation(image: PILImage.Image) -> PILImage.Image:
     if image.getexif().get(ORIENTATION_TAG, 1) == 1:
         return image
     return ImageOps.exif_transpose(image)
+
+
+def exif_from_fields(meta: Metadata) -> bytes | None:
+    """EXIF bytes holding the exposure fields of ``meta`` (for an image that came from an EXR
+    header or a RAW file rather than a JPEG), or None when it has none."""
+    from PIL import TiffImagePlugin
+
+    if meta.exposure_time is None and meta.f_number is None and meta.iso is None and not meta.capture_time:
+        return None
+    exif = PILImage.Exif()
+    ifd = exif.get_ifd(_EXIF_IFD)
+    if meta.exposure_time is not None:
+        time = Fraction(meta.exposure_time).limit_denominator(100_000)
+        ifd[_EXPOSURE_TIME] = TiffImagePlugin.IFDRational(time.numerator, time.denominator)
+    if meta.f_number is not None:
+        ifd[_F_NUMBER] = TiffImagePlugin.IFDRational(round(meta.f_number * 10), 10)
+    if meta.iso is not None:
+        ifd[_ISO] = int(round(meta.iso))
+    if meta.capture_time:
+        ifd[_DATETIME_ORIGINAL] = str(meta.capture_time)
+    return exif.tobytes()
