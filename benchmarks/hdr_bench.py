@@ -2,7 +2,7 @@
 
 Accuracy: every real HDR image (``lhe.training.sources.hdri_paths("train") + ("val")``, or
 ``--hdri FILES``) is turned into a −2/0/+2 EV bracket through an sRGB camera (Poisson–Gaussian
-sensor noise, sRGB encoding, 8-bit quantisation); a second variant adds a 1–3 % random camera
+sensor noise, sRGB encoding — or ``--camera gamma1.8|gamma2.6|filmic`` — and 8-bit quantisation); a second variant adds a 1–3 % random camera
 translation per frame and a moving patch. Each method's merge is compared with the truth as the
 RMS log2 error of luminance over the well-exposed range (pixels the bracket records between its
 noise floor and its clipping level). A calibrated response fixes radiance only up to a global

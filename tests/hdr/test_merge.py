@@ -126,8 +126,8 @@ class TestMergeExposures:
     def test_small_accuracy_benchmark(self):
         """A small version of benchmarks/hdr_bench.py: noisy hand-held bracket with a moving patch.
 
-        Bounds measured on this scene when written: lhe static 0.05, moving 0.07 stops;
-        OpenCV CalibrateDebevec+MergeDebevec static 0.11, moving 0.9.
+        Measured on this scene when written: lhe static 0.035, moving 0.097 stops;
+        OpenCV CalibrateDebevec+MergeDebevec static 0.075, moving 0.98.
         """
         cv2 = pytest.importorskip("cv2")
         scene = make_scene(200, 240, stops=11, seed=11)
@@ -152,7 +152,7 @@ class TestMergeExposures:
         ours_moving = log_error(merge_exposures(moving, EXPOSURES), truth, remove_scale=True)
         theirs_static = log_error(opencv(static), truth, remove_scale=True)
         theirs_moving = log_error(opencv(moving), truth, remove_scale=True)
-        assert ours_static < 0.1 and ours_moving < 0.15
+        assert ours_static < 0.06 and ours_moving < 0.15
         assert ours_static <= theirs_static
         assert ours_moving < 0.5 * theirs_moving
 
