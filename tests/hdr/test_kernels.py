@@ -45,7 +45,7 @@ class TestMergeKernel:
                         yb, xb = min(ya + 1, 2), min(xa + 1, 3)
                         top = m[ya, xa] * (1 - fx[x]) + m[ya, xb] * fx[x]
                         bottom = m[yb, xa] * (1 - fx[x]) + m[yb, xb] * fx[x]
-                        keep = 1 - (top * (1 - fy[y]) + bottom * fy[y])
+                        keep *= 1 - (top * (1 - fy[y]) + bottom * fy[y])
                         if keep <= 0:
                             continue
                     z = frame[sy, sx]

@@ -88,7 +88,7 @@ def merge_kernel() -> Callable[..., Any]:
                         m = masks[j]
                         top = m[ya, xa] * (1 - tx) + m[ya, xb] * tx
                         bottom = m[yb, xa] * (1 - tx) + m[yb, xb] * tx
-                        keep = 1 - (top * (1 - ty) + bottom * ty)
+                        keep *= 1 - (top * (1 - ty) + bottom * ty)
                         if keep <= 0:
                             continue
                     frame = frames[j]
