@@ -105,3 +105,12 @@ class TestExposureToLdrOutputs:
         meta = read_image(tmp_path / "a.jpg").meta
         assert meta.exposure_time == pytest.approx(1 / 60, rel=1e-4)
         assert (meta.f_number, meta.iso) == (pytest.approx(8.0), 200)
+
+    def test_raw_exposure_kept_in_16bit_tiff(self, tmp_path):
+        from tests.io.dng import write_dng
+
+        write_dng(tmp_path / "a.dng", np.full((32, 48, 3), 0.2), exposure_time=1 / 30, f_number=4.0)
+        write_image(read_image(tmp_path / "a.dng"), tmp_path / "a.tif")
+        meta = read_image(tmp_path / "a.tif").meta
+        assert meta.bit_depth == 16 and meta.exposure_time == pytest.approx(1 / 30, rel=1e-4)
+        assert meta.f_number == pytest.approx(4.0)

@@ -20,7 +20,7 @@ from lhe.color import linear_to_srgb, srgb_to_linear
 from lhe.errors import InputError
 from lhe.io.image import Image, Metadata
 from lhe.io.jpeg import decode_jpeg, encode_jpeg
-from lhe.io.metadata import ORIENTATION_TAG, apply_orientation, exif_from_fields, read_pil_metadata
+from lhe.io.metadata import ORIENTATION_TAG, apply_orientation, exif_from_fields, exposure_tags, read_pil_metadata
 from lhe.io.orientation import orient_array
 
 __all__ = ["read_ldr", "write_ldr", "quantize"]
@@ -189,6 +189,7 @@ def write_ldr(image: Image, path: Path, fmt: str, *, bit_depth: int, quality: in
             import tifffile
 
             extratags = [(_TIFF_ICC_TAG, "B", len(meta.icc), meta.icc, True)] if meta.icc else []
+            extratags += exposure_tags(meta)
             tifffile.imwrite(path, samples, photometric="rgb", compression="zlib", extratags=extratags)
         return
     if fmt == "jpeg":

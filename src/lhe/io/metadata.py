@@ -10,7 +10,7 @@ from PIL import ImageOps
 
 from lhe.io.image import Metadata
 
-__all__ = ["read_pil_metadata", "apply_orientation", "exif_from_fields", "ORIENTATION_TAG"]
+__all__ = ["read_pil_metadata", "apply_orientation", "exif_from_fields", "exposure_tags", "ORIENTATION_TAG"]
 
 ORIENTATION_TAG = 0x0112
 _EXIF_IFD = 0x8769
@@ -39,9 +39,10 @@ def read_pil_metadata(image: PILImage.Image, fmt: str) -> Metadata:
     exif = image.getexif()
     exif_ifd = exif.get_ifd(_EXIF_IFD) if exif else {}
     meta = Metadata(format=fmt, icc=image.info.get("icc_profile") or None)
-    meta.exposure_time = _as_float(exif_ifd.get(_EXPOSURE_TIME))
-    meta.f_number = _as_float(exif_ifd.get(_F_NUMBER))
-    meta.iso = _as_float(exif_ifd.get(_ISO))
+    # TIFF/EP files may keep the exposure tags in IFD0 instead of the EXIF sub-IFD.
+    meta.exposure_time = _as_float(exif_ifd.get(_EXPOSURE_TIME, exif.get(_EXPOSURE_TIME)))
+    meta.f_number = _as_float(exif_ifd.get(_F_NUMBER, exif.get(_F_NUMBER)))
+    meta.iso = _as_float(exif_ifd.get(_ISO, exif.get(_ISO)))
     meta.capture_time = exif_ifd.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
     if exif:
         if exif.get(ORIENTATION_TAG, 1) != 1:
@@ -57,6 +58,19 @@ def apply_orientation(image: PILImage.Image) -> PILImage.Image:
     if image.getexif().get(ORIENTATION_TAG, 1) == 1:
         return image
     return ImageOps.exif_transpose(image)
+
+
+def exposure_tags(meta: Metadata) -> list[tuple]:
+    """The exposure fields as TIFF/EP IFD0 tags in tifffile's ``extratags`` form."""
+    tags = []
+    if meta.exposure_time is not None:
+        time = Fraction(meta.exposure_time).limit_denominator(100_000)
+        tags.append((_EXPOSURE_TIME, "2I", 1, (time.numerator, time.denominator), True))
+    if meta.f_number is not None:
+        tags.append((_F_NUMBER, "2I", 1, (round(meta.f_number * 10), 10), True))
+    if meta.iso is not None:
+        tags.append((_ISO, "H", 1, min(int(round(meta.iso)), 65535), True))
+    return tags
 
 
 def exif_from_fields(meta: Metadata) -> bytes | None:
