@@ -278,7 +278,7 @@ def run_speed(path: Path, repeats: int, seed: int) -> None:
     print(f"  ratio lhe / OpenCV (merge call): {lhe_wall / cv_wall:.2f}  (target ≤ 0.5)")
     print(
         f"  one-off per process: lhe import {median(lhe_runs, 'import'):.2f} s + kernel load "
-        f"{median(lhe_runs, 'startup'):.2f} s (first run on a machine compiles: {cold['startup']:.2f} s); "
+        f"{median(lhe_runs, 'startup'):.2f} s (first worker: {cold['startup']:.2f} s, compiles if the cache is empty); "
         f"cv2 import {median(cv_runs, 'import'):.2f} s"
     )
     lhe_total, cv_total = median(lhe_runs, "total"), median(cv_runs, "total")
