@@ -64,7 +64,7 @@ def ghost_masks(
         >>> scene = np.full((8, 8, 3), 0.1, np.float32)
         >>> moved = scene * 4
         >>> moved[2:5, 2:5] = 0.9  # something brighter entered the long exposure
-        >>> masks = ghost_masks([scene, moved], [1.0, 4.0], 0, dilate=0, blur=0)
+        >>> masks = ghost_masks([scene, moved], [1.0, 4.0], 0, dilate=0, blur=0, smooth=0)
         >>> float(masks[1][3, 3]), float(masks[1][7, 7])
         (1.0, 0.0)
     """
