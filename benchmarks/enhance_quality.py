@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="*", default=["bilateral-grid"])
     parser.add_argument("--weights", type=Path, default=None, help="weights for the first model (default: shipped)")
-    parser.add_argument("--long-side", type=int, default=1024)
+    parser.add_argument("--long-side", type=int, default=512,
+                        help="validation photos resized to this long side (512, as training validation)")
     parser.add_argument("--seed", type=int, default=VAL_SEED)
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
     parser.add_argument("--write-card", action="store_true",
