@@ -205,6 +205,18 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     session_start_elapsed = state.elapsed
     running = []
+    def validate() -> None:
+        score = _validate(model, val_pairs)
+        improved = score > state.best
+        if improved:
+            state.best = score
+            state.extra["best_step"] = state.step
+            save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(best_path))
+        state.extra["validated_step"] = state.step
+        log(MODEL_NAME, f"step {state.step} val_psnr {score:.3f} best {state.best:.3f}"
+                        f"{' (saved)' if improved else ''}")
+        state.save()
+
     while state.step < args.steps:
         if args.minutes is not None and time.monotonic() - start > 60 * args.minutes:
             log(MODEL_NAME, f"time limit of {args.minutes} min reached at step {state.step}")
@@ -226,15 +238,9 @@ def main(argv: list[str] | None = None) -> int:
             running = []
             state.save()
         if state.step % args.val_every == 0 or state.step == args.steps:
-            score = _validate(model, val_pairs)
-            improved = score > state.best
-            if improved:
-                state.best = score
-                state.extra["best_step"] = state.step
-                save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(best_path))
-            log(MODEL_NAME, f"step {state.step} val_psnr {score:.3f} best {state.best:.3f}"
-                            f"{' (saved)' if improved else ''}")
-            state.save()
+            validate()
+    if state.extra.get("validated_step") != state.step:
+        validate()  # the weights a stopped run ends with are candidates too
     state.save()
     if args.export:
         if best_path.is_file():
