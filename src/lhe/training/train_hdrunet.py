@@ -23,12 +23,15 @@ Loss: the paper's Tanh-L1 plus an L1 in the μ-law domain (μ = 5000, each targe
 99th percentile, not clipped). Tanh-L1 fits values up to about 2× white and flattens above;
 the μ-law term weights relative errors everywhere (dark areas, where dequantisation matters, and
 highlights far above white), which is what the benchmark's PSNR-μ and clipped-region log2
-error measure. Adam, cosine learning-rate decay over ``--steps``.
+error measure. Adam, cosine learning-rate decay over ``--steps``; from ``--swa-start`` of the run on,
+the weights every ``--swa-every`` steps are averaged (stochastic weight averaging) and the average
+is validated beside the current weights.
 
 Validation every ``--val-every`` steps: :func:`lhe.training.expand_eval.evaluate_expansion` on the
 validation HDRIs (the benchmark's LDR inputs: 4 % clipping, sRGB, JPEG 90) through
 :func:`lhe.models.hdr_scale.expand_hdr`, against the inverse-sRGB baseline. The best weights by
-``PSNR-μ − 10 × clipped log2 RMS`` are kept in ``runs/hdrunet/best.pt`` and exported.
+``PSNR-μ − 10 × clipped log2 RMS`` (current or averaged) are kept in ``runs/hdrunet/best.pt``
+and exported.
 
 References:
     Xiangyu Chen, Yihao Liu, Zhengwen Zhang, Yu Qiao, Chao Dong, "HDRUNet: Single Image HDR
@@ -220,6 +223,42 @@ def _selection(scores: dict[str, dict[str, float]]) -> float:
     return mean["psnr_mu"] - 10.0 * mean["clipped_log2_rms"]
 
 
+class _WeightAverage:
+    """Running mean of the weights at regular steps (stochastic weight averaging, Izmailov et
+    al., "Averaging Weights Leads to Wider Optima and Better Generalization", UAI 2018): the
+    highlight predictions of single snapshots swing from one validation to the next; their mean
+    is steadier. Saved beside ``last.pt`` so a resumed run continues the same average."""
+
+    def __init__(self, path: Path) -> None:
+        import torch
+
+        self.path = path
+        self.state: dict[str, Any] = {}
+        self.count = 0
+        if path.is_file():
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            self.state, self.count = saved["model"], int(saved["count"])
+
+    def update(self, model: Any) -> None:
+        self.count += 1
+        for key, value in model.state_dict().items():
+            value = value.detach().clone()
+            self.state[key] = value if self.count == 1 else self.state[key] + (value - self.state[key]) / self.count
+
+    def model(self) -> Any:
+        from lhe.models.hdrunet import HDRUNet
+
+        averaged = HDRUNet()
+        averaged.load_state_dict(self.state)
+        return averaged
+
+    def save(self) -> None:
+        import torch
+
+        if self.count:
+            torch.save({"model": self.state, "count": self.count}, self.path)
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m lhe.training.train hdrunet", description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=4000, help="optimisation steps (cosine schedule length)")
@@ -229,6 +268,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=5e-4, help="peak learning rate")
     parser.add_argument("--hdri-share", type=float, default=0.7, help="fraction of patches from HDRIs")
     parser.add_argument("--val-every", type=int, default=400)
+    parser.add_argument("--swa-start", type=float, default=0.5,
+                        help="average the weights from this fraction of --steps on")
+    parser.add_argument("--swa-every", type=int, default=25, help="steps between averaged snapshots")
     parser.add_argument("--save-every", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
@@ -276,7 +318,8 @@ def _export(args: argparse.Namespace) -> Path:
             f"{params} parameters (the paper's 64-channel network has about 1.6 M). Loss: Tanh-L1 + mu-law L1. "
             f"Output scale: {HDR_SCALE_CONVENTION}. Seed {args.seed}."
         ),
-        "extra": {"parameters": params, "receptive_radius": model.receptive_radius},
+        "extra": {"parameters": params, "receptive_radius": model.receptive_radius,
+                  "weights": info.get("weights", "model"), "averaged_snapshots": info.get("averaged_snapshots", 0)},
     }
     return export_checkpoint(model, MODEL_NAME, card)
 
@@ -312,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     sampler = PairSampler(hdris, photos, state.rng, patch=args.patch, hdri_share=args.hdri_share)
     log(MODEL_NAME, f"data: {len(hdris)} HDRIs, {len(photos)} photos")
 
+    swa = _WeightAverage(run_dir(MODEL_NAME) / "average.pt")
     model.train()
     budget = args.minutes * 60.0
     running = 0.0
@@ -332,18 +376,25 @@ def main(argv: list[str] | None = None) -> int:
         if state.step % 25 == 0:
             log(MODEL_NAME, f"step {state.step} loss {running:.4f} lr {lr:.2e} {state.elapsed / 60:.1f} min")
         last = state.step >= args.steps or state.elapsed >= budget
+        if state.step >= args.swa_start * args.steps and state.step % args.swa_every == 0:
+            swa.update(model)
         if state.step % args.val_every == 0 or last:
-            scores = score_on_validation(model)
-            value = _selection(scores)
-            log(MODEL_NAME, f"val step {state.step}: {json.dumps(scores)}")
-            if value > state.best:
-                state.best = value
-                state.extra["best_step"] = state.step
-                info = {"step": state.step, "elapsed": state.elapsed, "scores": scores,
-                        "baseline": state.extra.get("baseline", {})}
-                torch.save({"model": model.state_dict(), "info": json.dumps(info)}, run_dir(MODEL_NAME) / "best.pt")
-                log(MODEL_NAME, f"new best {value:.3f} at step {state.step}")
+            candidates = [("model", model)] + ([("average", swa.model())] if swa.count else [])
+            for label, candidate in candidates:
+                scores = score_on_validation(candidate)
+                value = _selection(scores)
+                log(MODEL_NAME, f"val step {state.step} {label}: {json.dumps(scores)}")
+                if value > state.best:
+                    state.best = value
+                    state.extra["best_step"] = state.step
+                    info = {"step": state.step, "elapsed": state.elapsed, "scores": scores, "weights": label,
+                            "averaged_snapshots": swa.count if label == "average" else 0,
+                            "baseline": state.extra.get("baseline", {})}
+                    torch.save({"model": candidate.state_dict(), "info": json.dumps(info)},
+                               run_dir(MODEL_NAME) / "best.pt")
+                    log(MODEL_NAME, f"new best {value:.3f} at step {state.step} ({label})")
         if state.step % args.save_every == 0 or last:
             state.save()
+            swa.save()
     log(MODEL_NAME, f"done: step {state.step}, {state.elapsed / 60:.1f} min, best step {state.extra.get('best_step')}")
     return 0
