@@ -205,22 +205,23 @@ def list_models(*, json_lines: bool = False) -> None:
         shipped = f"weights/{card['file']} ({card['steps']} steps, {card['training_time'] or 'time not recorded'})" if card else "no checkpoint shipped"
         print(f"{row['name']}  [{row['task']}]  {shipped}")
         print(textwrap.fill(row["description"], width=88, initial_indent="    ", subsequent_indent="    "))
-        scores = _flat_scores(card["validation"]) if card else ""
+        scores = _flat_scores(card["validation"]) if card else []
         if scores:
-            print(textwrap.fill(f"validation: {scores}", width=88, initial_indent="    ", subsequent_indent="      "))
+            shown = ", ".join(scores[:6]) + (f" (+{len(scores) - 6} more in weights/{row['name']}.json)" if len(scores) > 6 else "")
+            print(textwrap.fill(f"validation: {shown}", width=88, initial_indent="    ", subsequent_indent="      "))
     print("classical  [enhance, expand-hdr]  no checkpoint needed")
     print("    adaptive gamma (enhance) / inverse sRGB with a highlight boost (expand-hdr)")
 
 
-def _flat_scores(validation: dict, prefix: str = "") -> str:
+def _flat_scores(validation: dict, prefix: str = "") -> list[str]:
+    """``key=value`` for every number in a (nested) validation record, averages first."""
     parts = []
     for key, value in validation.items():
         if isinstance(value, dict):
-            inner = _flat_scores(value, f"{prefix}{key}.")
-            parts.extend([inner] if inner else [])
-        elif isinstance(value, (int, float)):
+            parts.extend(_flat_scores(value, f"{prefix}{key}."))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
             parts.append(f"{prefix}{key}={value:.4g}")
-    return ", ".join(parts)
+    return sorted(parts, key=lambda part: "mean" not in part)
 
 
 def import_checkpoint(checkpoint: Path, output: Path, *, model: str, overwrite: bool) -> None:
