@@ -288,6 +288,7 @@ def _export(args: argparse.Namespace) -> Path:
 
     best = torch.load(run_dir(MODEL_NAME) / "best.pt", map_location="cpu", weights_only=True)
     info = json.loads(best["info"])
+    run = torch.load(run_dir(MODEL_NAME) / "last.pt", map_location="cpu", weights_only=True)
     model = HDRUNet()
     model.load_state_dict(best["model"])
     params = sum(p.numel() for p in model.parameters())
@@ -306,7 +307,11 @@ def _export(args: argparse.Namespace) -> Path:
             f"(lhe.training.synthesis); {args.patch}px patches, batch {args.batch}, HDRI share {args.hdri_share}"
         ),
         "steps": int(info["step"]),
-        "training_time": f"{info['elapsed'] / 60:.1f} min on 1 CPU thread (shared 2-core machine)",
+        "training_time": (
+            f"{info['elapsed'] / 60:.1f} min on 1 CPU thread (shared 2-core machine) to the selected step; "
+            f"the run went on to step {int(run['step'])} ({float(run['elapsed']) / 60:.1f} min) without a better "
+            "validation score (PSNR-mu - 10 x clipped log2 RMS)"
+        ),
         "validation": {
             "protocol": "lhe.training.expand_eval (blender city/forest/night; 4% clipping, sRGB, 8-bit, JPEG 90; "
                         "PSNR-mu mu=5000 after scale alignment; RMS log2 luminance error in clipped regions)",
