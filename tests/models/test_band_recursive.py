@@ -123,7 +123,7 @@ class TestEnhanceFullResolution:
         x = torch.rand(1, 3, *size)
         with torch.no_grad():
             whole = model(x)
-        tiled = model.enhance_full_resolution(x, tile=192)
+        tiled = model.infer(x, tile=192)
         assert tiled.shape == whole.shape
         assert (tiled - whole).abs().max() <= 1e-3
 
@@ -132,7 +132,7 @@ class TestEnhanceFullResolution:
         torch.manual_seed(3)
         model = _randomised(BandRecursiveNet(**SMALL))
         x = torch.rand(1, 3, 149, 421)
-        tiled = model.enhance_full_resolution(x, tile=96, overlap=8)
+        tiled = model.infer(x, tile=96, overlap=8)
         with torch.no_grad():
             assert (tiled - model(x)).abs().max() > 1e-4
 

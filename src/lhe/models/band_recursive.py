@@ -21,7 +21,7 @@ the noise was amplified), and its coarsest image is a correction of the 4×4-ave
 image. Everything else is convolutional with no normalisation layers or pooling, so with ``g``
 computed on the whole image the output at a pixel depends only on a bounded neighbourhood, and
 tiled inference with enough overlap equals whole-image inference
-(:meth:`BandRecursiveNet.enhance_full_resolution`).
+(:meth:`BandRecursiveNet.infer`).
 
 Sizes chosen here (T = 3 recursions instead of the paper's 4; widths 16/32/64) keep training
 feasible on a 2-core CPU: one recursion costs about 26 k multiply-adds per pixel, and the later
@@ -277,7 +277,7 @@ class BandRecursiveNet(nn.Module):
         return out.clamp(0.0, 1.0)
 
     # -- full-resolution inference ----------------------------------------------------------------
-    def enhance_full_resolution(
+    def infer(
         self, image: torch.Tensor, *, tile: int = 1024, overlap: int | None = None
     ) -> torch.Tensor:
         """Tiled inference with bounded memory; equals :meth:`forward` up to float rounding.
@@ -360,7 +360,7 @@ def benchmark_full_resolution(
         model: the model to run; default the shipped checkpoint (``load_model``).
         device: ``"cpu"`` or ``"cuda"``.
         threads: CPU threads for torch during the call (default: unchanged).
-        tile: tile side passed to :meth:`BandRecursiveNet.enhance_full_resolution`.
+        tile: tile side passed to :meth:`BandRecursiveNet.infer`.
 
     Returns:
         ``wall_s``, ``peak_rss_mb``, ``rss_before_mb``, ``cuda_peak_mb`` (or None), ``megapixels``,
@@ -389,7 +389,7 @@ def benchmark_full_resolution(
             pass
         before = _rss_mb("VmRSS")
         start = time.perf_counter()
-        out = model.enhance_full_resolution(pixels, tile=tile)
+        out = model.infer(pixels, tile=tile)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         wall = time.perf_counter() - start
