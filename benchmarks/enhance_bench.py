@@ -22,8 +22,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 LHE = [sys.executable, "-m", "lhe.cli"]
 
@@ -49,6 +47,7 @@ def source_photos() -> list[Path]:
 
 
 def make_inputs(folder: Path) -> list[Path]:
+    import numpy as np
     from PIL import Image
 
     from lhe.color import linear_to_srgb, srgb_to_linear
@@ -83,7 +82,10 @@ def main() -> None:
     models = args.models.split(",")
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        inputs = make_inputs(root)
+        # Made in a child process: ru_maxrss of a forked child counts the parent's pages, so
+        # the measuring process must stay small.
+        subprocess.run([sys.executable, __file__, "--make-inputs", str(root)], check=True)
+        inputs = sorted(root.glob("photo*.jpg"))
         out = root / "out"
 
         def best(command: list[str]) -> tuple[float, float]:
@@ -122,4 +124,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--make-inputs":
+        make_inputs(Path(sys.argv[2]))
+    else:
+        main()
