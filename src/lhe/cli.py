@@ -119,7 +119,7 @@ def enhance(
 @app.command(
     "expand-hdr",
     help=(
-        "Recover a linear HDR image from one 8-bit photo (ExpandNet by default).\n\n"
+        "Recover a linear HDR image from one 8-bit photo (HDRUNet by default).\n\n"
         "Examples:\n\n\b\n  lhe expand-hdr photo.jpg -o photo.exr\n  lhe expand-hdr photo.jpg --weights expandnet_authors.pth -o photo.exr"
     ),
 )
@@ -127,7 +127,7 @@ def enhance(
 def expand_hdr(
     inputs: Inputs,
     output: Output = None,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="expandnet, hdrunet or classical.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="hdrunet (default), expandnet or classical.")] = None,
     weights: Annotated[Optional[Path], typer.Option("--weights", help="Our safetensors checkpoint or the ExpandNet authors' .pth file.")] = None,
     device: Device = "auto",
     format: Annotated[Optional[str], typer.Option("--format", "-f", help="exr (default), hdr or tiff.")] = None,
