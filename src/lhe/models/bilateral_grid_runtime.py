@@ -30,7 +30,6 @@ __all__ = ["BilateralGridRuntime"]
 
 _LOWRES = 256
 _KERNEL_LOCK = threading.Lock()
-_CURVE_NODES = 4096
 
 
 def _conv3x3(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride: int) -> np.ndarray:
@@ -58,72 +57,69 @@ def _axis(n_pixels: int, n_cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return lo, hi, frac
 
 
-def _curve_tables(ccm: np.ndarray, ccm_bias: np.ndarray, thresholds: np.ndarray, slopes: np.ndarray) -> tuple:
-    """Each guide curve ``ρ_c(t) = Σ_k slopes[c, k] · max(t − thresholds[c, k], 0)`` sampled at
-    ``_CURVE_NODES`` points over the range ``t_c = M_c · p + b_c`` can take for ``p ∈ [0, 1]³``.
-
-    Linear interpolation between the nodes reproduces the piecewise-linear curve exactly except
-    in the node intervals holding a knot, where the error is below ``|Δslope| · step / 4``
-    (about 1e-4 of the guide's range): far below one 8-bit level of the output.
-    """
-    low = ccm_bias + np.minimum(ccm, 0.0).sum(axis=1)
-    high = ccm_bias + np.maximum(ccm, 0.0).sum(axis=1)
-    high = np.maximum(high, low + 1e-6)
-    nodes = low[:, None] + (high - low)[:, None] * np.linspace(0.0, 1.0, _CURVE_NODES)[None, :]
-    tables = (slopes[:, None, :] * np.maximum(nodes[:, :, None] - thresholds[:, None, :], 0.0)).sum(axis=2)
-    scale = (_CURVE_NODES - 1) / (high - low)
-    return tables.astype(np.float32), low.astype(np.float32), scale.astype(np.float32)
-
-
 @njit(parallel=True, cache=True, fastmath=True)
-def _enhance_uint8(image, grid, ccm, ccm_bias, tables, table_low, table_scale, mix_w, mix_b, strength, out):
-    """``image``/``out`` ``(H, W, 3)`` uint8; ``grid`` ``(GH, GW, D, 12)`` float32; guide curves
-    as tables (:func:`_curve_tables`)."""
+def _enhance_uint8(image, grid, ccm, ccm_bias, thresholds, slopes, mix_w, mix_b, strength, out):
+    """``image``/``out`` ``(H, W, 3)`` uint8; ``grid`` ``(GH, GW, D, 12)`` float32.
+
+    Per row: the grid interpolated along y, then the guide in whole-row passes (which the
+    compiler vectorises), then the per-pixel trilinear slice and affine apply.
+    """
     height, width = image.shape[0], image.shape[1]
     grid_h, grid_w, depth = grid.shape[0], grid.shape[1], grid.shape[2]
-    last_node = tables.shape[1] - 2
+    n_knots = thresholds.shape[1]
     x_lo, x_hi, x_frac = _axis(width, grid_w)
     y_lo, y_hi, y_frac = _axis(height, grid_h)
     scale = np.float32(1.0 / 255.0)
+    zero, one, half = np.float32(0.0), np.float32(1.0), np.float32(0.5)
+    top = np.float32(depth - 1)
     cell = depth * 12
     for y in prange(height):
         fy = y_frac[y]
-        # The grid interpolated along y for this row, flat: (GW · D · 12).
-        line = ((np.float32(1.0) - fy) * grid[y_lo[y]] + fy * grid[y_hi[y]]).ravel()
+        line = ((one - fy) * grid[y_lo[y]] + fy * grid[y_hi[y]]).ravel()  # (GW · D · 12)
+        p = np.empty((3, width), np.float32)
         for x in range(width):
-            p0 = image[y, x, 0] * scale
-            p1 = image[y, x, 1] * scale
-            p2 = image[y, x, 2] * scale
-            level = mix_b
-            for c in range(3):
-                t = ccm[c, 0] * p0 + ccm[c, 1] * p1 + ccm[c, 2] * p2 + ccm_bias[c]
-                u = min(max((t - table_low[c]) * table_scale[c], np.float32(0.0)), np.float32(last_node + 1))
-                node = min(int(u), last_node)
-                f = u - node
-                level += mix_w[c] * (tables[c, node] + f * (tables[c, node + 1] - tables[c, node]))
-            level = min(max(level, np.float32(0.0)), np.float32(1.0))
-            w = min(max(level * depth - np.float32(0.5), np.float32(0.0)), np.float32(depth - 1))
+            p[0, x] = image[y, x, 0] * scale
+            p[1, x] = image[y, x, 1] * scale
+            p[2, x] = image[y, x, 2] * scale
+        level = np.full(width, mix_b, np.float32)
+        t = np.empty(width, np.float32)
+        curve = np.empty(width, np.float32)
+        for c in range(3):
+            m0, m1, m2, mb = ccm[c, 0], ccm[c, 1], ccm[c, 2], ccm_bias[c]
+            for x in range(width):
+                t[x] = m0 * p[0, x] + m1 * p[1, x] + m2 * p[2, x] + mb
+                curve[x] = zero
+            for k in range(n_knots):
+                slope, threshold = slopes[c, k], thresholds[c, k]
+                for x in range(width):
+                    curve[x] += slope * max(t[x] - threshold, zero)
+            weight = mix_w[c]
+            for x in range(width):
+                level[x] += weight * curve[x]
+        for x in range(width):
+            w = min(max(min(max(level[x], zero), one) * depth - half, zero), top)
             z0 = int(w)
             z1 = min(z0 + 1, depth - 1)
             fz = w - z0
             fx = x_frac[x]
-            w00 = (1 - fx) * (1 - fz)
-            w01 = (1 - fx) * fz
-            w10 = fx * (1 - fz)
+            w00 = (one - fx) * (one - fz)
+            w01 = (one - fx) * fz
+            w10 = fx * (one - fz)
             w11 = fx * fz
             o00 = x_lo[x] * cell + z0 * 12
             o01 = x_lo[x] * cell + z1 * 12
             o10 = x_hi[x] * cell + z0 * 12
             o11 = x_hi[x] * cell + z1 * 12
+            p0, p1, p2 = p[0, x], p[1, x], p[2, x]
             for c in range(3):
                 k = 4 * c
                 a0 = line[o00 + k] * w00 + line[o01 + k] * w01 + line[o10 + k] * w10 + line[o11 + k] * w11
                 a1 = line[o00 + k + 1] * w00 + line[o01 + k + 1] * w01 + line[o10 + k + 1] * w10 + line[o11 + k + 1] * w11
                 a2 = line[o00 + k + 2] * w00 + line[o01 + k + 2] * w01 + line[o10 + k + 2] * w10 + line[o11 + k + 2] * w11
                 a3 = line[o00 + k + 3] * w00 + line[o01 + k + 3] * w01 + line[o10 + k + 3] * w10 + line[o11 + k + 3] * w11
-                value = min(max(a0 * p0 + a1 * p1 + a2 * p2 + a3, np.float32(0.0)), np.float32(1.0))
-                source = image[y, x, c] * scale
-                out[y, x, c] = np.uint8((source + strength * (value - source)) * 255 + np.float32(0.5))
+                value = min(max(a0 * p0 + a1 * p1 + a2 * p2 + a3, zero), one)
+                source = p[c, x]
+                out[y, x, c] = np.uint8((source + strength * (value - source)) * np.float32(255) + half)
 
 
 class BilateralGridRuntime:
@@ -139,9 +135,9 @@ class BilateralGridRuntime:
             self._splat = sorted({int(k.split(".")[1]) for k in tensors if k.startswith("splat.")})
             self._fc = sorted({int(k.split(".")[1]) for k in tensors if k.startswith("global_fc.")})
             self.depth = self._w["predict.bias"].shape[0] // 12
-            ccm, ccm_bias = self._w["guide_ccm"], self._w["guide_ccm_bias"]
-            tables = _curve_tables(ccm, ccm_bias, self._w["guide_thresholds"], self._w["guide_slopes"])
-            self.guide = (ccm, ccm_bias, *tables, self._w["guide_mix_weight"])
+            self.guide = tuple(
+                self._w[f"guide_{name}"] for name in ("ccm", "ccm_bias", "thresholds", "slopes", "mix_weight")
+            )
             self.mix_bias = np.float32(self._w["guide_mix_bias"].reshape(-1)[0])
         except KeyError as exc:
             raise ModelError(f"not a bilateral-grid checkpoint: tensor {exc} is missing") from exc
