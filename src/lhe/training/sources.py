@@ -52,6 +52,7 @@ __all__ = [
     "noise_profiles_path",
     "read_photo",
     "read_hdri",
+    "read_photo_uint8",
     "build_dataset",
     "main",
 ]
@@ -191,16 +192,25 @@ def read_photo(path: Path) -> np.ndarray:
         return np.asarray(image.convert("RGB"), dtype=np.float32) / np.float32(255.0)
 
 
-def read_hdri(path: Path) -> np.ndarray:
-    """A stored HDR image as ``H×W×3`` float32 scene-linear RGB, negative values clamped to 0."""
-    import OpenEXR
+def read_photo_uint8(path: Path, long_side: int) -> np.ndarray:
+    """A stored photograph as ``H×W×3`` uint8 sRGB, downscaled (Lanczos) so its long side is at
+    most ``long_side``."""
+    from PIL import Image
 
-    with OpenEXR.File(str(path)) as exr:
-        channels = exr.channels()
-        if "RGB" in channels:
-            rgb = np.asarray(channels["RGB"].pixels, dtype=np.float32)
-        else:
-            rgb = np.stack([np.asarray(channels[c].pixels, dtype=np.float32) for c in "RGB"], -1)
+    with Image.open(path) as image:
+        rgb = image.convert("RGB")
+    scale = long_side / max(rgb.size)
+    if scale < 1:
+        rgb = rgb.resize((round(rgb.width * scale), round(rgb.height * scale)), Image.LANCZOS)
+    return np.asarray(rgb)
+
+
+def read_hdri(path: Path) -> np.ndarray:
+    """A stored HDR image as ``H×W×3`` float32 scene-linear RGB, negative values clamped to 0
+    (the DWAB-compressed sources have a few slightly negative samples)."""
+    from lhe.io import read_image
+
+    rgb = read_image(path).pixels
     return np.ascontiguousarray(np.nan_to_num(np.maximum(rgb, 0.0), posinf=0.0))
 
 

@@ -69,28 +69,18 @@ def stage2_loss(output: Any, target: Any) -> Any:
     return ssim_loss(output, target) + (output - target).abs().mean() + perceptual_loss_substitute(output, target)
 
 
-def _load_uint8(path: Path, long_side: int) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        rgb = image.convert("RGB")
-    scale = long_side / max(rgb.size)
-    if scale < 1:
-        rgb = rgb.resize((round(rgb.width * scale), round(rgb.height * scale)), Image.LANCZOS)
-    return np.asarray(rgb)
-
 
 class _Sampler:
     """Random training pairs (dark noisy input, target) from the training photographs."""
 
     def __init__(self, patch: int, rng: np.random.Generator) -> None:
-        from lhe.training.sources import photo_paths
+        from lhe.training.sources import photo_paths, read_photo_uint8
         from lhe.training.synthesis import load_noise_profiles
 
         self.patch = patch
         self.rng = rng
         self.profiles = load_noise_profiles()
-        self.photos = [_load_uint8(p, TRAIN_LONG_SIDE) for p in photo_paths("train")]
+        self.photos = [read_photo_uint8(p, TRAIN_LONG_SIDE) for p in photo_paths("train")]
 
     def _pair(self) -> tuple[np.ndarray, np.ndarray]:
         from PIL import Image

@@ -24,7 +24,6 @@ import argparse
 import json
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -35,16 +34,6 @@ VAL_SEED = 20261124
 VAL_LONG_SIDE = 512
 
 
-def _load_uint8(path: Path, long_side: int) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        rgb = image.convert("RGB")
-    scale = long_side / max(rgb.size)
-    if scale < 1:
-        rgb = rgb.resize((round(rgb.width * scale), round(rgb.height * scale)), Image.LANCZOS)
-    return np.asarray(rgb)
-
 
 def make_validation_set(long_side: int = VAL_LONG_SIDE, seed: int = VAL_SEED,
                         profiles=None) -> list[tuple[np.ndarray, np.ndarray, float]]:
@@ -54,12 +43,12 @@ def make_validation_set(long_side: int = VAL_LONG_SIDE, seed: int = VAL_SEED,
     :func:`synthesize_low_light` seeded by ``(seed, index)``, so every run and the benchmark see
     the same inputs.
     """
-    from lhe.training.sources import photo_paths
+    from lhe.training.sources import photo_paths, read_photo_uint8
     from lhe.training.synthesis import synthesize_low_light
 
     pairs = []
     for index, path in enumerate(photo_paths("val")):
-        target = _load_uint8(path, long_side).astype(np.float32) / 255.0
+        target = read_photo_uint8(path, long_side).astype(np.float32) / 255.0
         low = synthesize_low_light(target, np.random.default_rng([seed, index]), profiles=profiles)
         pairs.append((low.image, target, low.noise_std))
     return pairs
@@ -69,7 +58,7 @@ class _Sampler:
     """Draws training patches (input, target) from photos and HDR images."""
 
     def __init__(self, patch: int, hdr_fraction: float, rng: np.random.Generator) -> None:
-        from lhe.training.sources import hdri_paths, photo_paths, read_hdri
+        from lhe.training.sources import hdri_paths, photo_paths, read_hdri, read_photo_uint8
         from lhe.training.synthesis import load_noise_profiles
 
         self.patch = patch
@@ -77,7 +66,7 @@ class _Sampler:
         self.rng = rng
         self.profiles = load_noise_profiles()
         # Photos kept as uint8 with long side ≤ 4 patches: enough for 1–2× rescaling, small in memory.
-        self.photos = [_load_uint8(p, 4 * patch) for p in photo_paths("train")]
+        self.photos = [read_photo_uint8(p, 4 * patch) for p in photo_paths("train")]
         self.hdris = [read_hdri(p) for p in hdri_paths("train")] if hdr_fraction > 0 else []
 
     def _photo_patch(self) -> tuple[np.ndarray, np.ndarray]:

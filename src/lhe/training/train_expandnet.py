@@ -46,16 +46,6 @@ HEADROOM = 64.0
 OFFICIAL_WEIGHTS = Path(__file__).resolve().parents[3].parent / "shared" / "testvectors" / "expandnet-official" / "weights.pth"
 
 
-def _load_uint8(path: Path, long_side: int) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        rgb = image.convert("RGB")
-    scale = long_side / max(rgb.size)
-    if scale < 1:
-        rgb = rgb.resize((round(rgb.width * scale), round(rgb.height * scale)), Image.LANCZOS)
-    return np.asarray(rgb)
-
 
 def _resize(image: np.ndarray, scale: float) -> np.ndarray:
     import cv2
@@ -76,7 +66,7 @@ class PatchSampler:
     """
 
     def __init__(self, patch: int, hdr_fraction: float, rng: np.random.Generator) -> None:
-        from lhe.training.sources import hdri_paths, photo_paths, read_hdri
+        from lhe.training.sources import hdri_paths, photo_paths, read_hdri, read_photo_uint8
         from lhe.training.synthesis import load_noise_profiles
 
         self.patch = patch
@@ -85,7 +75,7 @@ class PatchSampler:
         self.profiles = load_noise_profiles()
         self.hdris = [read_hdri(p) for p in hdri_paths("train")]
         # uint8, long side ≤ 8 patches: room for rescaling, small in memory
-        self.photos = [_load_uint8(p, 8 * patch) for p in photo_paths("train")]
+        self.photos = [read_photo_uint8(p, 8 * patch) for p in photo_paths("train")]
 
     def _crop(self, image: np.ndarray, low: float) -> np.ndarray:
         """A random ``patch``² crop of ``image`` rescaled by a factor in ``[low, 1]``, maybe flipped."""

@@ -85,16 +85,6 @@ def training_loss(prediction: Any, target: Any) -> Any:
     return tanh_l1_loss(prediction, target) + mu_law_l1_loss(prediction, target)
 
 
-def _load_photo(path: Path, long_side: int) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        rgb = image.convert("RGB")
-    scale = long_side / max(rgb.size)
-    if scale < 1:
-        rgb = rgb.resize((round(rgb.width * scale), round(rgb.height * scale)), Image.LANCZOS)
-    return np.asarray(rgb)
-
 
 def _resize(image: np.ndarray, factor: float) -> np.ndarray:
     import cv2
@@ -334,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from lhe.models.hdrunet import HDRUNet
     from lhe.training.common import TrainState, log, run_dir, seed_everything
-    from lhe.training.sources import hdri_paths, photo_paths, read_hdri
+    from lhe.training.sources import hdri_paths, photo_paths, read_hdri, read_photo_uint8
 
     args = _parse(argv)
     torch.set_num_threads(args.threads)
@@ -356,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         log(MODEL_NAME, f"inverse-sRGB baseline {json.dumps(state.extra['baseline']['mean'])}")
 
     hdris = [read_hdri(p) for p in hdri_paths("train")]
-    photos = [_load_photo(p, PHOTO_LONG_SIDE) for p in photo_paths("train")]
+    photos = [read_photo_uint8(p, PHOTO_LONG_SIDE) for p in photo_paths("train")]
     sampler = PairSampler(hdris, photos, state.rng, patch=args.patch, hdri_share=args.hdri_share)
     log(MODEL_NAME, f"data: {len(hdris)} HDRIs, {len(photos)} photos")
 
