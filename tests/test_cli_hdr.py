@@ -135,3 +135,21 @@ class TestTonemap:
     def test_ldr_input_refused(self, tmp_path, examples):
         result = invoke("tonemap", str(examples / "bridge.jpg"), "-o", str(tmp_path / "x.jpg"))
         assert result.exit_code == 2 and "not an HDR image" in result.output
+
+
+class TestGroupByCaptureTime:
+    def test_bursts_become_brackets(self, tmp_path, bracket):
+        from PIL import Image as PILImage
+
+        stamps = ["2026:05:01 10:00:00", "2026:05:01 10:00:01", "2026:05:01 10:00:02"]
+        for burst, minute in (("a", "10"), ("b", "20")):
+            for index, frame in enumerate(bracket):
+                with PILImage.open(frame) as image:
+                    exif = image.getexif()
+                    exif.get_ifd(0x8769)[0x9003] = stamps[index].replace(" 10:", f" {minute}:")
+                    image.save(tmp_path / f"{burst}{index}.jpg", exif=exif, quality=95)
+        result = invoke("merge-exposures", str(tmp_path / "*.jpg"), "--group-gap", "30", "-o", str(tmp_path / "hdr") + "/", "--json")
+        assert result.exit_code == 0, result.output
+        assert sorted(json.loads(line)["output"] for line in result.stdout.splitlines()) == [
+            str(tmp_path / "hdr" / "a0.exr"), str(tmp_path / "hdr" / "b0.exr")
+        ]

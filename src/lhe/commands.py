@@ -14,7 +14,7 @@ from typing import Callable, Optional, Sequence
 
 from lhe import batch
 from lhe.errors import InputError, OutputError
-from lhe.io import STDIO, Image, read_image, write_image
+from lhe.io import STDIO, Image, read_capture_time, read_image, write_image
 from lhe.io.formats import HDR_FORMATS, default_extension, format_from_path
 
 __all__ = ["run_enhance", "run_expand_hdr", "run_merge", "run_tonemap", "list_models", "import_checkpoint"]
@@ -152,7 +152,7 @@ def run_merge(inputs, output, *, times, exposures, response, save_response, alig
     if group:
         groups = batch.group_consecutive(files, group)
     elif group_gap is not None:
-        times_of = [read_image(f, max_pixels=max_pixels).meta.capture_time for f in files]
+        times_of = [read_capture_time(f) for f in files]
         groups = batch.group_by_capture_time(files, times_of, group_gap)
     else:
         groups = [files]

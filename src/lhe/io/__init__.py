@@ -24,6 +24,7 @@ __all__ = [
     "Image",
     "Metadata",
     "read_image",
+    "read_capture_time",
     "write_image",
     "DEFAULT_MAX_PIXELS",
     "STDIO",
@@ -85,6 +86,28 @@ def read_image(source: str | Path | bytes, *, max_pixels: int = DEFAULT_MAX_PIXE
     image = _decode(fmt, data if data is not None else path, name, max_pixels)
     image.meta.source = path
     return image
+
+
+def read_capture_time(path: str | Path) -> str | None:
+    """The EXIF/RAW capture time (``YYYY:MM:DD HH:MM:SS``) of a file, read from its header
+    only (no pixel decoding), for grouping brackets by time; None when it has none."""
+    path = Path(path)
+    _load_source(path)
+    if path.suffix.lower() in RAW_EXTENSIONS:
+        from lhe.io.raw import read_raw_metadata
+
+        return read_raw_metadata(path, str(path)).capture_time
+    from PIL import Image as PILImage
+
+    from lhe.io.ldr import _enable_heif
+    from lhe.io.metadata import read_pil_metadata
+
+    _enable_heif()
+    try:
+        with PILImage.open(path) as pil:
+            return read_pil_metadata(pil, "").capture_time
+    except Exception as exc:  # not an image Pillow can open: no EXIF to read
+        raise InputError(f"{path}: cannot read its EXIF capture time ({str(exc).splitlines()[0]})") from exc
 
 
 def _known(path: Path) -> bool:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from lhe.errors import InputError
 from lhe.io.image import Image, Metadata
 
-__all__ = ["read_raw"]
+__all__ = ["read_raw", "read_raw_metadata"]
 
 
 def read_raw(source: Path | bytes, name: str, max_pixels: int) -> Image:
@@ -42,13 +43,28 @@ def read_raw(source: Path | bytes, name: str, max_pixels: int) -> Image:
             )
         except (rawpy.LibRawError, ValueError) as exc:
             raise InputError(f"{name}: cannot decode RAW data ({exc})") from exc
-        other = raw.other
-        meta = Metadata(
-            format="raw",
-            bit_depth=16,
-            exposure_time=float(other.shutter_speed) if other.shutter_speed > 0 else None,
-            f_number=float(other.aperture) if other.aperture > 0 else None,
-            iso=float(other.iso_speed) if other.iso_speed > 0 else None,
-            capture_time=other.timestamp.strftime("%Y:%m:%d %H:%M:%S") if other.timestamp.year > 1970 else None,
-        )
+        meta = _metadata(raw)
     return Image(linear=True, meta=meta, samples=np.ascontiguousarray(samples))
+
+
+def _metadata(raw: Any) -> Metadata:
+    other = raw.other
+    return Metadata(
+        format="raw",
+        bit_depth=16,
+        exposure_time=float(other.shutter_speed) if other.shutter_speed > 0 else None,
+        f_number=float(other.aperture) if other.aperture > 0 else None,
+        iso=float(other.iso_speed) if other.iso_speed > 0 else None,
+        capture_time=other.timestamp.strftime("%Y:%m:%d %H:%M:%S") if other.timestamp.year > 1970 else None,
+    )
+
+
+def read_raw_metadata(path: Path, name: str) -> Metadata:
+    """Exposure metadata of a RAW file without demosaicking it."""
+    import rawpy
+
+    try:
+        with rawpy.imread(str(path)) as raw:
+            return _metadata(raw)
+    except (rawpy.LibRawError, OSError, ValueError) as exc:
+        raise InputError(f"{name}: not a readable RAW file ({type(exc).__name__}: {exc})") from exc
