@@ -91,12 +91,12 @@ def _cached_runtime(path: str) -> Any:
 
 @functools.lru_cache(maxsize=4)
 def _cached_model(name: str, weights: str | None, device: str) -> Any:
-    from lhe.models.registry import get_spec, load_model
+    from lhe.models.registry import load_model
 
     model = load_model(name, weights, device)
     if _torch_threads is not None:
         sys.modules["torch"].set_num_threads(_torch_threads)
-    return model, get_spec(name)
+    return model
 
 
 def _load(name: str, task: str, weights: str | Path | None, device: str) -> Any:
@@ -105,8 +105,7 @@ def _load(name: str, task: str, weights: str | Path | None, device: str) -> Any:
     if name not in available_models(task):
         valid = ", ".join([CLASSICAL, *available_models(task)])
         raise ModelError(f"Unknown {task} model '{name}'; available: {valid}")
-    model, _ = _cached_model(name, None if weights is None else str(weights), device)
-    return model
+    return _cached_model(name, None if weights is None else str(weights), device)
 
 
 def _run(run: Callable[[Any], Any], pixels: np.ndarray, device: str) -> np.ndarray:
