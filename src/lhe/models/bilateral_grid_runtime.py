@@ -76,6 +76,14 @@ def _enhance_uint8(image, grid, ccm, ccm_bias, thresholds, slopes, mix_w, mix_b,
     for y in prange(height):
         fy = y_frac[y]
         line = ((one - fy) * grid[y_lo[y]] + fy * grid[y_hi[y]]).ravel()  # (GW · D · 12)
+        # Step to the next depth bin (zero at the top), so each pixel blends in depth with one
+        # multiply-add per coefficient.
+        step = np.zeros_like(line)
+        for g in range(grid_w):
+            for z in range(depth - 1):
+                base = g * cell + z * 12
+                for k in range(12):
+                    step[base + k] = line[base + 12 + k] - line[base + k]
         p = np.empty((3, width), np.float32)
         for x in range(width):
             p[0, x] = image[y, x, 0] * scale
@@ -99,24 +107,21 @@ def _enhance_uint8(image, grid, ccm, ccm_bias, thresholds, slopes, mix_w, mix_b,
         for x in range(width):
             w = min(max(min(max(level[x], zero), one) * depth - half, zero), top)
             z0 = int(w)
-            z1 = min(z0 + 1, depth - 1)
             fz = w - z0
             fx = x_frac[x]
-            w00 = (one - fx) * (one - fz)
-            w01 = (one - fx) * fz
-            w10 = fx * (one - fz)
-            w11 = fx * fz
-            o00 = x_lo[x] * cell + z0 * 12
-            o01 = x_lo[x] * cell + z1 * 12
-            o10 = x_hi[x] * cell + z0 * 12
-            o11 = x_hi[x] * cell + z1 * 12
+            o_lo = x_lo[x] * cell + z0 * 12
+            o_hi = x_hi[x] * cell + z0 * 12
             p0, p1, p2 = p[0, x], p[1, x], p[2, x]
             for c in range(3):
                 k = 4 * c
-                a0 = line[o00 + k] * w00 + line[o01 + k] * w01 + line[o10 + k] * w10 + line[o11 + k] * w11
-                a1 = line[o00 + k + 1] * w00 + line[o01 + k + 1] * w01 + line[o10 + k + 1] * w10 + line[o11 + k + 1] * w11
-                a2 = line[o00 + k + 2] * w00 + line[o01 + k + 2] * w01 + line[o10 + k + 2] * w10 + line[o11 + k + 2] * w11
-                a3 = line[o00 + k + 3] * w00 + line[o01 + k + 3] * w01 + line[o10 + k + 3] * w10 + line[o11 + k + 3] * w11
+                lo0 = line[o_lo + k] + fz * step[o_lo + k]
+                lo1 = line[o_lo + k + 1] + fz * step[o_lo + k + 1]
+                lo2 = line[o_lo + k + 2] + fz * step[o_lo + k + 2]
+                lo3 = line[o_lo + k + 3] + fz * step[o_lo + k + 3]
+                a0 = lo0 + fx * (line[o_hi + k] + fz * step[o_hi + k] - lo0)
+                a1 = lo1 + fx * (line[o_hi + k + 1] + fz * step[o_hi + k + 1] - lo1)
+                a2 = lo2 + fx * (line[o_hi + k + 2] + fz * step[o_hi + k + 2] - lo2)
+                a3 = lo3 + fx * (line[o_hi + k + 3] + fz * step[o_hi + k + 3] - lo3)
                 value = min(max(a0 * p0 + a1 * p1 + a2 * p2 + a3, zero), one)
                 source = p[c, x]
                 out[y, x, c] = np.uint8((source + strength * (value - source)) * np.float32(255) + half)
