@@ -2,33 +2,19 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from lhe.training import train_bilateral_grid
+from tests.training.conftest import write_data_folder
 
 
 @pytest.fixture
 def tiny_data(tmp_path, monkeypatch):
     """A data folder with three small photos and one noise profile, built like sources does."""
-    root = tmp_path / "data"
-    (root / "photos").mkdir(parents=True)
-    (root / "noise").mkdir()
     rng = np.random.default_rng(0)
-    files = []
+    photos = {}
     for name, split in (("a", "train"), ("b", "train"), ("c", "val")):
-        pixels = (rng.uniform(0.2, 0.9, (70, 90, 3)) * 255).astype(np.uint8)
-        Image.fromarray(pixels).save(root / "photos" / f"{name}.png")
-        files.append({"kind": "photos", "split": split, "file": f"photos/{name}.png"})
-    files.append({"kind": "noise", "split": "all", "file": "noise/noiseprofiles.json"})
-    (root / "manifest.json").write_text(json.dumps({"files": files}))
-    profile = {"name": "X iso 800", "iso": 800, "a": [3e-5] * 3, "b": [7e-8] * 3}
-    (root / "noise" / "noiseprofiles.json").write_text(json.dumps(
-        {"noiseprofiles": [{"maker": "M", "models": [{"model": "X", "profiles": [profile]}]}]}))
-    monkeypatch.setenv("LHE_DATA", str(root))
-    monkeypatch.setenv("LHE_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv("LHE_WEIGHTS", str(tmp_path / "weights"))
-    return tmp_path
-
+        photos[name] = (split, (rng.uniform(0.2, 0.9, (70, 90, 3)) * 255).astype(np.uint8))
+    return write_data_folder(tmp_path, monkeypatch, photos)
 
 class TestMakeValidationSet:
     def test_fixed_seed(self, tiny_data):

@@ -6,45 +6,22 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from lhe.training import train_expandnet
-
-
-def _write_exr(path, rgb: np.ndarray) -> None:
-    import OpenEXR
-
-    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
-    with OpenEXR.File(header, {"RGB": np.ascontiguousarray(rgb, dtype=np.float32)}) as exr:
-        exr.write(str(path))
+from tests.training.conftest import write_data_folder
 
 
 @pytest.fixture
 def tiny_data(tmp_path, monkeypatch):
     """Two photos, a training and a validation HDR image and one noise profile."""
-    root = tmp_path / "data"
-    for folder in ("photos", "hdri", "noise"):
-        (root / folder).mkdir(parents=True)
     rng = np.random.default_rng(0)
-    files = []
-    for name in ("a", "b"):
-        Image.fromarray((rng.uniform(0.2, 1.0, (60, 80, 3)) * 255).astype(np.uint8)).save(root / "photos" / f"{name}.png")
-        files.append({"kind": "photos", "split": "train", "file": f"photos/{name}.png"})
+    photos = {name: ("train", (rng.uniform(0.2, 1.0, (60, 80, 3)) * 255).astype(np.uint8)) for name in ("a", "b")}
+    hdris = {}
     for name, split in (("pmndrs__park", "train"), ("blender__city", "val")):
         hdr = rng.uniform(0.01, 1.0, (40, 80, 3)).astype(np.float32)
         hdr[5:12, 30:40] = 50.0  # a light source
-        _write_exr(root / "hdri" / f"{name}.exr", hdr)
-        files.append({"kind": "hdri", "split": split, "file": f"hdri/{name}.exr"})
-    files.append({"kind": "noise", "split": "all", "file": "noise/noiseprofiles.json"})
-    (root / "manifest.json").write_text(json.dumps({"files": files}))
-    profile = {"name": "X iso 800", "iso": 800, "a": [3e-5] * 3, "b": [7e-8] * 3}
-    (root / "noise" / "noiseprofiles.json").write_text(json.dumps(
-        {"noiseprofiles": [{"maker": "M", "models": [{"model": "X", "profiles": [profile]}]}]}))
-    monkeypatch.setenv("LHE_DATA", str(root))
-    monkeypatch.setenv("LHE_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv("LHE_WEIGHTS", str(tmp_path / "weights"))
-    return tmp_path
-
+        hdris[name] = (split, hdr)
+    return write_data_folder(tmp_path, monkeypatch, photos, hdris)
 
 class TestPatchSampler:
     def test_pairs(self, tiny_data):
