@@ -207,7 +207,7 @@ def write_image(
             stream.write(temporary.read_bytes())
             stream.flush()
         else:
-            os.chmod(temporary, 0o644 & ~_umask())
+            os.chmod(temporary, 0o644 & ~_UMASK)
             os.replace(temporary, final)
     finally:
         if temporary.exists():
@@ -215,10 +215,15 @@ def write_image(
     return final
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+# Read once at import: os.umask can only be read by setting it, which must not happen while
+# batch worker threads create files.
+_UMASK = _read_umask()
 
 
 def _encode(image: Image, path: Path, fmt: str, *, bit_depth: int | None, float32: bool, quality: int) -> None:
