@@ -27,6 +27,16 @@ class TestStage1Loss:
         assert stage1_loss(scales, target, (0.3, 0.7)).item() == pytest.approx(expected, abs=1e-5)
 
 
+    def test_l1_term_added_at_each_scale_with_its_lambda(self):
+        # A uniform +0.1 offset on the 1/4-scale image only: L1 = 0.1, weighted by λ2 and l1_weight.
+        torch.manual_seed(0)
+        target = torch.rand(1, 3, 64, 64)
+        coarse = F.avg_pool2d(target, 4)
+        scales = (coarse + 0.1, F.avg_pool2d(target, 2), target)
+        ssim_only = stage1_loss(scales, target, (0.3, 0.7)).item()
+        with_l1 = stage1_loss(scales, target, (0.3, 0.7), l1_weight=2.0).item()
+        assert with_l1 - ssim_only == pytest.approx(0.7 * 2.0 * 0.1, abs=1e-5)
+
 class TestStage2Loss:
     def test_zero_for_identical(self):
         x = torch.rand(1, 3, 32, 32) + 0.05

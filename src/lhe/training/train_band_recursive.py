@@ -10,7 +10,8 @@ noise at ISO 100–6400, white-balance shift, 8-bit, JPEG), the same degradation
 bilateral-grid model trains on; targets are the well-exposed patches.
 
 Stage 1 (recursive band learning) minimises ``(1 − SSIM)`` at full scale plus ``λ1``, ``λ2`` times
-the same at 1/2 and 1/4 scale against area-downsampled targets, as in the paper. Stage 2 freezes
+the same at 1/2 and 1/4 scale against area-downsampled targets, as in the paper, each scale's term
+plus ``--stage1-l1`` × L1 (SSIM alone leaves the mean level loosely fitted). Stage 2 freezes
 stage 1 and trains the band recomposition with ``(1 − SSIM) + L1 + gradient L1 + 0.5 × colour
 angle`` (:mod:`lhe.training.perceptual`): the paper's VGG perceptual and adversarial losses need
 pretrained networks that cannot be downloaded here; the gradient and colour terms reward the same
@@ -42,23 +43,33 @@ MODEL_NAME = "band-recursive"
 TRAIN_LONG_SIDE = 1024  # photos kept in memory as uint8 at most this size
 
 
-def stage1_loss(scales: tuple[Any, Any, Any], target: Any, lambdas: tuple[float, float] = (0.5, 0.25)) -> Any:
+def stage1_loss(scales: tuple[Any, Any, Any], target: Any, lambdas: tuple[float, float] = (0.5, 0.25),
+                l1_weight: float = 0.0) -> Any:
     """DRBN stage-1 loss: ``(1 − SSIM)`` at full scale + ``λ1``·(1/2 scale) + ``λ2``·(1/4 scale).
+
+    With ``l1_weight`` > 0 each scale's term also gets ``l1_weight × L1``: SSIM normalises away
+    most of a patch's mean level, and the mean level (exposure, colour cast) is what PSNR on a
+    dark photo's enhancement punishes first.
 
     Args:
         scales: the stage-1 images at 1/4, 1/2 and full scale, ``(N, 3, H/4, W/4)`` …
         target: ``(N, 3, H, W)`` well-exposed sRGB target; area-downsampled for the coarse scales.
         lambdas: ``(λ1, λ2)`` weights of the 1/2 and 1/4 scales.
+        l1_weight: weight of the L1 term added at every scale (0: the paper's SSIM-only loss).
     """
     import torch.nn.functional as F
 
     from lhe.training.perceptual import ssim_loss
 
+    def term(image: Any, truth: Any) -> Any:
+        loss = ssim_loss(image, truth)
+        return loss + l1_weight * (image - truth).abs().mean() if l1_weight else loss
+
     x1, x2, x3 = scales
     return (
-        ssim_loss(x3, target)
-        + lambdas[0] * ssim_loss(x2, F.avg_pool2d(target, 2))
-        + lambdas[1] * ssim_loss(x1, F.avg_pool2d(target, 4))
+        term(x3, target)
+        + lambdas[0] * term(x2, F.avg_pool2d(target, 2))
+        + lambdas[1] * term(x1, F.avg_pool2d(target, 4))
     )
 
 
@@ -255,6 +266,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lr2", type=float, default=5e-4, help="stage-2 peak learning rate")
     parser.add_argument("--lambdas", type=float, nargs=2, default=(0.5, 0.25),
                         help="stage-1 SSIM weights of the 1/2 and 1/4 scales")
+    parser.add_argument("--stage1-l1", type=float, default=1.0,
+                        help="weight of the L1 term added to the stage-1 SSIM at every scale (0: paper's loss)")
     parser.add_argument("--recursions", type=int, default=3)
     parser.add_argument("--val-every", type=int, default=250)
     parser.add_argument("--val-long-side", type=int, default=256, help="validation size during training")
@@ -298,7 +311,7 @@ def _run_stage(stage: int, state: Any, sampler: _Sampler, val_pairs: list, args:
         inputs, targets = sampler.batch(args.batch)
         if stage == 1:
             bands, images = model.stage1(inputs)
-            loss = stage1_loss(tuple(images), targets, tuple(args.lambdas))
+            loss = stage1_loss(tuple(images), targets, tuple(args.lambdas), args.stage1_l1)
         else:
             with torch.no_grad():
                 out = model.forward_bands(inputs)
@@ -425,7 +438,8 @@ def main(argv: list[str] | None = None) -> int:
             "notes": (
                 f"T = {args.recursions} recursions (paper: 4), widths 16/32/64, later recursions share "
                 "one band network: sized to train on a 2-core CPU. Stage 1: SSIM at 1, 1/2, 1/4 scale "
-                f"(lambda {args.lambdas[0]}, {args.lambdas[1]}). Stage 2 (stage 1 frozen): SSIM + L1 + "
+                f"(lambda {args.lambdas[0]}, {args.lambdas[1]}), each plus {args.stage1_l1} x L1 (SSIM alone "
+                "fits the mean level loosely, which PSNR punishes). Stage 2 (stage 1 frozen): SSIM + L1 + "
                 "gradient L1 + 0.5 x colour angle, substituting the paper's VGG perceptual and adversarial "
                 "losses (no pretrained VGG can be downloaded): gradients carry the edge/texture signal "
                 "low VGG layers respond to, the colour angle the colour fidelity. Best weights by "
