@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lhe.models.hdrunet import tanh_l1_loss
-from lhe.training.train_hdrunet import clipped_log2_l1_loss, mu_law_l1_loss, training_loss
+from lhe.training.train_hdrunet import mu_law_l1_loss, training_loss
 
 
 class TestMuLawL1Loss:
@@ -35,28 +35,11 @@ class TestMuLawL1Loss:
         )
 
 
-class TestClippedLog2L1Loss:
-    def test_known_value(self):
-        # 4 of 16 pixels clipped in the input; there the prediction is 2 stops low: 4 · 2 / 16.
-        inputs = torch.full((1, 3, 4, 4), 0.5)
-        inputs[..., :2, :2] = 1.0
-        target = torch.full((1, 3, 4, 4), 8.0)
-        prediction = torch.full((1, 3, 4, 4), 2.0)
-        assert clipped_log2_l1_loss(prediction, target, inputs).item() == pytest.approx(0.5, rel=1e-6)
-
-    def test_unclipped_pixels_do_not_count(self):
-        inputs = torch.full((1, 3, 4, 4), 0.9)
-        target = torch.rand(1, 3, 4, 4) + 0.1
-        assert clipped_log2_l1_loss(target * 4, target, inputs).item() == 0.0
-
-
 class TestTrainingLoss:
     def test_is_sum_of_terms(self):
         torch.manual_seed(1)
         target = torch.rand(1, 3, 8, 8) * 3
         prediction = torch.rand(1, 3, 8, 8) * 3
-        inputs = torch.rand(1, 3, 8, 8)
-        total = training_loss(prediction, target, inputs)
-        parts = (tanh_l1_loss(prediction, target) + mu_law_l1_loss(prediction, target)
-                 + clipped_log2_l1_loss(prediction, target, inputs))
+        total = training_loss(prediction, target)
+        parts = tanh_l1_loss(prediction, target) + mu_law_l1_loss(prediction, target)
         assert total.item() == pytest.approx(parts.item(), rel=1e-6)
