@@ -9,6 +9,8 @@ from lhe.errors import ShapeError
 from lhe.color import linear_to_srgb
 from lhe.models.band_recursive import (
     BandRecomposition,
+    ExposureKey,
+    log_luminance_histogram,
     BandRecursiveNet,
     band_recursive_Yang2020,
     default_overlap,
@@ -94,6 +96,38 @@ class TestExposureGain:
             assert not torch.allclose(model(a), model(b * 0.5), atol=1e-3)  # not a constant map
 
 
+class TestLogLuminanceHistogram:
+    def test_known_answer(self):
+        # Linear grey 2^-3 falls in bin (12 - 3) * 24 / 12 = 18, 2^-9 in bin 6; black in bin 0.
+        linear = torch.tensor([2.0**-3, 2.0**-9, 0.0, 2.0**-3], dtype=torch.float64).view(1, 1, 2, 2)
+        x = linear_to_srgb(linear.expand(1, 3, 2, 2))
+        hist = log_luminance_histogram(x, bins=24)[0]
+        assert hist[18].item() == pytest.approx(0.5) and hist[6].item() == pytest.approx(0.25)
+        assert hist[0].item() == pytest.approx(0.25) and hist.sum().item() == pytest.approx(1.0)
+
+
+class TestExposureKey:
+    def test_starts_at_the_fixed_key(self):
+        model = BandRecursiveNet(**SMALL)
+        x = torch.rand(2, 3, 16, 16) * 0.1
+        assert torch.equal(model.exposure_gain(x), exposure_gain(x))
+
+    def test_offset_bounded_to_three_stops(self):
+        key = ExposureKey()
+        with torch.no_grad():
+            key.body[-1].bias.fill_(100.0)
+        x = torch.rand(1, 3, 8, 8)
+        assert key(x, exposure_gain(x)).item() == pytest.approx(3.0, abs=1e-4)
+
+    def test_gain_is_base_times_two_to_the_offset(self):
+        model = BandRecursiveNet(**SMALL)
+        with torch.no_grad():
+            model.key.body[-1].bias.fill_(1.5)
+        x = torch.rand(1, 3, 8, 8) * 0.2
+        expected = exposure_gain(x) * 2 ** (3 * torch.tanh(torch.tensor(0.5)))
+        assert model.exposure_gain(x).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
 class TestReceptiveRadius:
     def test_bounds_measured_field(self):
         # Reference: the input-gradient support of one output pixel of a fully random model.
@@ -126,6 +160,17 @@ class TestEnhanceFullResolution:
         tiled = model.infer(x, tile=192)
         assert tiled.shape == whole.shape
         assert (tiled - whole).abs().max() <= 1e-3
+
+    def test_tiled_equals_whole_with_learned_key(self):
+        # The key, like the gain, is computed once on the whole image and shared by the tiles.
+        torch.manual_seed(4)
+        model = _randomised(BandRecursiveNet(**SMALL))
+        torch.nn.init.normal_(model.key.body[-1].weight, std=2.0)
+        x = torch.rand(1, 3, 149, 421) * 0.3
+        assert model.key(x, exposure_gain(x)).abs().item() > 0.1
+        with torch.no_grad():
+            whole = model(x)
+        assert (model.infer(x, tile=192) - whole).abs().max() <= 1e-3
 
     def test_small_overlap_differs(self):
         # The default overlap matters: with too little context tiles disagree with the whole.

@@ -268,6 +268,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         help="stage-1 SSIM weights of the 1/2 and 1/4 scales")
     parser.add_argument("--stage1-l1", type=float, default=1.0,
                         help="weight of the L1 term added to the stage-1 SSIM at every scale (0: paper's loss)")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="start a new stage-1 run from these weights (tensors the file lacks, "
+                             "such as the exposure key, keep their initialisation)")
     parser.add_argument("--recursions", type=int, default=3)
     parser.add_argument("--val-every", type=int, default=250)
     parser.add_argument("--val-long-side", type=int, default=256, help="validation size during training")
@@ -395,6 +398,11 @@ def main(argv: list[str] | None = None) -> int:
     state1 = TrainState(MODEL_NAME, model, torch.optim.Adam(stage1_params, lr=args.lr), rng)
     if state1.resume():
         log(MODEL_NAME, f"stage 1 resumed at step {state1.step}")
+    elif args.init is not None:
+        missing, unexpected = model.load_state_dict(load_file(str(args.init)), strict=False)
+        if unexpected or any(not name.startswith("key.") for name in missing):
+            raise SystemExit(f"{args.init} does not fit the model: missing {missing}, unexpected {unexpected}")
+        log(MODEL_NAME, f"stage 1 starts from {args.init} (kept at initialisation: {missing})")
     _run_stage(1, state1, sampler, val_pairs, args, best1, state1.path)
 
     # Stage 2: stage 1 frozen at its best validation weights.
