@@ -456,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{' '.join(argv or [])}; batch {args.batch}, patch {args.patch}, Adam lr {args.lr}/{args.lr2} "
                 f"cosine, seed {args.seed}."
             ),
-            "extra": {"args": json.loads(json.dumps(vars(args))), "stage1_best_step": state1.extra.get("best_step"),
+            "extra": {"args": json.loads(json.dumps(vars(args), default=str)), "stage1_best_step": state1.extra.get("best_step"),
                       "stage2_best_step": state2.extra.get("best_step")},
         }
         path = export_checkpoint(model, MODEL_NAME, card)
