@@ -40,6 +40,17 @@ class SliceAndApplyChecks:
         expected = reference.slice_and_apply(grid, wild.clamp(0, 1), image)
         torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
 
+    def test_slowly_varying_guide(self):
+        # A photograph's guide changes slowly: long runs of pixels between two grid columns
+        # whose guide stays within one or two depth bins, at every depth, and exactly on bins.
+        grid, _, image = random_case(1, 3, 700, 8, 4, 2, seed=12)
+        ramp = torch.linspace(0.0, 1.0, 700).expand(1, 3, 700).clone()
+        ramp[0, 1] = (torch.arange(700) // 50 * 2 + 1) / 16.0  # bin centres: w is a whole number
+        ramp[0, 2] = 0.4 + 0.01 * torch.sin(torch.arange(700.0))
+        out = self.module.slice_and_apply(grid, ramp, image)
+        exact = reference.slice_and_apply(grid.double(), ramp.double(), image.double())
+        torch.testing.assert_close(out.double(), exact, atol=1e-5, rtol=0)
+
     def test_does_not_modify_inputs(self):
         grid, guide, image = random_case(1, 6, 7, 8, 16, 16, seed=9)
         copies = [t.clone() for t in (grid, guide, image)]
