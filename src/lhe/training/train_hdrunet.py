@@ -311,7 +311,10 @@ def _export(args: argparse.Namespace) -> Path:
         "notes": (
             f"width {model.width}, condition width {model.cond_width}, blocks {list(model.blocks)}: "
             f"{params} parameters (the paper's 64-channel network has about 1.6 M). Loss: Tanh-L1 + mu-law L1. "
-            f"Output scale: {HDR_SCALE_CONVENTION}. Seed {args.seed}."
+            f"Output blended into srgb_to_linear(input) below code value {HDRUNet.highlight_blend_threshold} "
+            "(Eilertsen et al. 2017), in validation as in use. "
+            f"Output scale: {HDR_SCALE_CONVENTION}. Seed {args.seed}. Command: python -m lhe.training.train "
+            f"hdrunet --steps {args.steps} --val-every {args.val_every}, then the same with --export."
         ),
         "extra": {"parameters": params, "receptive_radius": model.receptive_radius,
                   "weights": info.get("weights", "model"), "averaged_snapshots": info.get("averaged_snapshots", 0)},
