@@ -125,74 +125,136 @@ def _axis(n_pixels: int, n_cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return lo, hi, frac
 
 
+# Pixels per vectorised pass of the full-resolution kernel: a compile-time constant, so the
+# three colour planes of a chunk sit at fixed offsets of one buffer (see _slice_chunk).
+_CHUNK = 256
+
+
+@njit(cache=True)
+def _runs(lo: np.ndarray) -> np.ndarray:
+    """Start of each run of equal ``lo`` (and the end of the last run): ``(n_runs + 1,)``."""
+    starts = [0]
+    for i in range(1, lo.shape[0]):
+        if lo[i] != lo[i - 1]:
+            starts.append(i)
+    starts.append(lo.shape[0])
+    return np.array(starts, np.int64)
+
+
+@njit(cache=True, fastmath=True)
+def _slice_chunk(left, right, w, fx, p, m, acc):
+    """Trilinear slice + affine apply of ``m`` pixels lying between two grid columns.
+
+    ``left``/``right`` ``(D, 12)``: the columns, already interpolated along y; ``w`` depth
+    coordinates, ``fx`` weights of the right column, ``p`` colours (plane ``c`` at
+    ``c · _CHUNK``); the result goes to ``acc`` in the same layout. Without per-pixel gathers,
+    so that it vectorises: for each depth bin the 24 coefficients are scalars and each pixel
+    weighs bin ``z`` by the tent ``max(0, 1 − |w − z|)``, its linear interpolation weight. Only
+    the bins some pixel of the chunk touches are visited (a photograph's guide varies slowly).
+    The same design as :mod:`lhe.kernels.cpu`, which cannot be imported here (it needs torch).
+    """
+    zero, one = np.float32(0.0), np.float32(1.0)
+    z_lo = z_hi = int(w[0])
+    for i in range(m):
+        z = int(w[i])
+        z_lo = min(z_lo, z)
+        z_hi = max(z_hi, z)
+    z_hi = min(z_hi + 1, left.shape[0] - 1)
+    for z in range(z_lo, z_hi + 1):
+        a, e = left[z], right[z]
+        a00, a01, a02, a03, a10, a11 = a[0], a[1], a[2], a[3], a[4], a[5]
+        a12, a13, a20, a21, a22, a23 = a[6], a[7], a[8], a[9], a[10], a[11]
+        d00, d01, d02, d03 = e[0] - a00, e[1] - a01, e[2] - a02, e[3] - a03
+        d10, d11, d12, d13 = e[4] - a10, e[5] - a11, e[6] - a12, e[7] - a13
+        d20, d21, d22, d23 = e[8] - a20, e[9] - a21, e[10] - a22, e[11] - a23
+        bin_z = np.float32(z)
+        if z == z_lo:  # first visited bin: store, later bins add
+            for i in range(m):
+                tent = max(zero, one - abs(w[i] - bin_z))
+                f, p0, p1, p2 = fx[i], p[i], p[_CHUNK + i], p[2 * _CHUNK + i]
+                acc[i] = tent * ((a00 + f * d00) * p0 + (a01 + f * d01) * p1 + (a02 + f * d02) * p2 + (a03 + f * d03))
+                acc[_CHUNK + i] = tent * ((a10 + f * d10) * p0 + (a11 + f * d11) * p1 + (a12 + f * d12) * p2 + (a13 + f * d13))
+                acc[2 * _CHUNK + i] = tent * ((a20 + f * d20) * p0 + (a21 + f * d21) * p1 + (a22 + f * d22) * p2 + (a23 + f * d23))
+        else:
+            for i in range(m):
+                tent = max(zero, one - abs(w[i] - bin_z))
+                f, p0, p1, p2 = fx[i], p[i], p[_CHUNK + i], p[2 * _CHUNK + i]
+                acc[i] += tent * ((a00 + f * d00) * p0 + (a01 + f * d01) * p1 + (a02 + f * d02) * p2 + (a03 + f * d03))
+                acc[_CHUNK + i] += tent * ((a10 + f * d10) * p0 + (a11 + f * d11) * p1 + (a12 + f * d12) * p2 + (a13 + f * d13))
+                acc[2 * _CHUNK + i] += tent * ((a20 + f * d20) * p0 + (a21 + f * d21) * p1 + (a22 + f * d22) * p2 + (a23 + f * d23))
+
+
 @njit(parallel=True, cache=True, fastmath=True)
 def _enhance_uint8(image, grid, ccm, ccm_bias, thresholds, slopes, mix_w, mix_b, strength, out):
     """``image``/``out`` ``(H, W, 3)`` uint8; ``grid`` ``(GH, GW, D, 12)`` float32.
 
-    Per row: the grid interpolated along y, then the guide in whole-row passes (which the
-    compiler vectorises), then the per-pixel trilinear slice and affine apply.
+    Per row: the grid interpolated along y; then, per chunk of at most ``_CHUNK`` pixels lying
+    between two grid columns, the colours as float planes, the guide, the slice and apply
+    (:func:`_slice_chunk`), and the blend and rounding, each a pass the compiler vectorises.
     """
     height, width = image.shape[0], image.shape[1]
     grid_h, grid_w, depth = grid.shape[0], grid.shape[1], grid.shape[2]
-    n_knots = thresholds.shape[1]
     x_lo, x_hi, x_frac = _axis(width, grid_w)
     y_lo, y_hi, y_frac = _axis(height, grid_h)
+    starts = _runs(x_lo)
+    # The guide's knots in groups of four (padding adds nothing: slope 0), so one pass over a
+    # chunk adds four ReLU terms per load and store of the running sum.
+    n_knots = (thresholds.shape[1] + 3) // 4 * 4
+    knots = np.zeros((3, n_knots), np.float32)
+    knot_slopes = np.zeros((3, n_knots), np.float32)
+    knots[:, : thresholds.shape[1]] = thresholds
+    knot_slopes[:, : thresholds.shape[1]] = slopes
     scale = np.float32(1.0 / 255.0)
     zero, one, half = np.float32(0.0), np.float32(1.0), np.float32(0.5)
     top = np.float32(depth - 1)
-    cell = depth * 12
     for y in prange(height):
         fy = y_frac[y]
-        line = ((one - fy) * grid[y_lo[y]] + fy * grid[y_hi[y]]).ravel()  # (GW · D · 12)
-        # Step to the next depth bin (zero at the top), so each pixel blends in depth with one
-        # multiply-add per coefficient.
-        step = np.zeros_like(line)
-        for g in range(grid_w):
-            for z in range(depth - 1):
-                base = g * cell + z * 12
-                for k in range(12):
-                    step[base + k] = line[base + 12 + k] - line[base + k]
-        p = np.empty((3, width), np.float32)
-        for x in range(width):
-            p[0, x] = image[y, x, 0] * scale
-            p[1, x] = image[y, x, 1] * scale
-            p[2, x] = image[y, x, 2] * scale
-        level = np.full(width, mix_b, np.float32)
-        t = np.empty(width, np.float32)
-        curve = np.empty(width, np.float32)
-        for c in range(3):
-            m0, m1, m2, mb = ccm[c, 0], ccm[c, 1], ccm[c, 2], ccm_bias[c]
-            for x in range(width):
-                t[x] = m0 * p[0, x] + m1 * p[1, x] + m2 * p[2, x] + mb
-                curve[x] = zero
-            for k in range(n_knots):
-                slope, threshold = slopes[c, k], thresholds[c, k]
-                for x in range(width):
-                    curve[x] += slope * max(t[x] - threshold, zero)
-            weight = mix_w[c]
-            for x in range(width):
-                level[x] += weight * curve[x]
-        for x in range(width):
-            w = min(max(min(max(level[x], zero), one) * depth - half, zero), top)
-            z0 = int(w)
-            fz = w - z0
-            fx = x_frac[x]
-            o_lo = x_lo[x] * cell + z0 * 12
-            o_hi = x_hi[x] * cell + z0 * 12
-            p0, p1, p2 = p[0, x], p[1, x], p[2, x]
-            for c in range(3):
-                k = 4 * c
-                lo0 = line[o_lo + k] + fz * step[o_lo + k]
-                lo1 = line[o_lo + k + 1] + fz * step[o_lo + k + 1]
-                lo2 = line[o_lo + k + 2] + fz * step[o_lo + k + 2]
-                lo3 = line[o_lo + k + 3] + fz * step[o_lo + k + 3]
-                a0 = lo0 + fx * (line[o_hi + k] + fz * step[o_hi + k] - lo0)
-                a1 = lo1 + fx * (line[o_hi + k + 1] + fz * step[o_hi + k + 1] - lo1)
-                a2 = lo2 + fx * (line[o_hi + k + 2] + fz * step[o_hi + k + 2] - lo2)
-                a3 = lo3 + fx * (line[o_hi + k + 3] + fz * step[o_hi + k + 3] - lo3)
-                value = min(max(a0 * p0 + a1 * p1 + a2 * p2 + a3, zero), one)
-                source = p[c, x]
-                out[y, x, c] = np.uint8((source + strength * (value - source)) * np.float32(255) + half)
+        line = (one - fy) * grid[y_lo[y]] + fy * grid[y_hi[y]]  # (GW, D, 12)
+        source, target = image[y], out[y]
+        p = np.empty(3 * _CHUNK, np.float32)
+        acc = np.empty(3 * _CHUNK, np.float32)
+        w = np.empty(_CHUNK, np.float32)
+        t = np.empty(_CHUNK, np.float32)
+        curve = np.empty(_CHUNK, np.float32)
+        result = np.empty(3 * _CHUNK, np.uint8)
+        for s in range(starts.shape[0] - 1):
+            left, right = line[x_lo[starts[s]]], line[x_hi[starts[s]]]
+            for start in range(starts[s], starts[s + 1], _CHUNK):
+                m = min(_CHUNK, starts[s + 1] - start)
+                for i in range(m):
+                    p[i] = source[start + i, 0] * scale
+                    p[_CHUNK + i] = source[start + i, 1] * scale
+                    p[2 * _CHUNK + i] = source[start + i, 2] * scale
+                for i in range(m):
+                    w[i] = mix_b
+                for c in range(3):
+                    m0, m1, m2, mb = ccm[c, 0], ccm[c, 1], ccm[c, 2], ccm_bias[c]
+                    for i in range(m):
+                        t[i] = m0 * p[i] + m1 * p[_CHUNK + i] + m2 * p[2 * _CHUNK + i] + mb
+                        curve[i] = zero
+                    for k in range(0, n_knots, 4):
+                        s0, s1, s2, s3 = knot_slopes[c, k], knot_slopes[c, k + 1], knot_slopes[c, k + 2], knot_slopes[c, k + 3]
+                        k0, k1, k2, k3 = knots[c, k], knots[c, k + 1], knots[c, k + 2], knots[c, k + 3]
+                        for i in range(m):
+                            u = t[i]
+                            curve[i] += (s0 * max(u - k0, zero) + s1 * max(u - k1, zero)) + (
+                                s2 * max(u - k2, zero) + s3 * max(u - k3, zero)
+                            )
+                    weight = mix_w[c]
+                    for i in range(m):
+                        w[i] += weight * curve[i]
+                for i in range(m):
+                    w[i] = min(max(min(max(w[i], zero), one) * depth - half, zero), top)
+                _slice_chunk(left, right, w, x_frac[start : start + m], p, m, acc)
+                for i in range(m):  # strength blend and rounding
+                    for c in range(3):
+                        j = c * _CHUNK + i
+                        blend = p[j] + strength * (min(max(acc[j], zero), one) - p[j])
+                        result[j] = np.uint8(min(max(blend, zero), one) * np.float32(255) + half)
+                for i in range(m):
+                    target[start + i, 0] = result[i]
+                    target[start + i, 1] = result[_CHUNK + i]
+                    target[start + i, 2] = result[2 * _CHUNK + i]
 
 
 class BilateralGridRuntime:
