@@ -69,6 +69,17 @@ class TestEnhanceUint8:
         got = runtime.enhance_uint8(photo).astype(np.float32)
         assert np.abs(got - expected).max() <= 1.0
 
+    def test_wide_rows_within_one_level(self, trained_like, photo):
+        # Over 256 pixels between two grid columns: the kernel splits such runs into chunks.
+        model, runtime = trained_like
+        wide = np.ascontiguousarray(np.tile(photo[:6], (1, 14, 1)))  # 6 × 5558
+        x = torch.from_numpy(wide.astype(np.float32) / 255).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            grid = model.coefficients(model.downsample(x))
+            expected = kernels.guide_slice_and_apply(grid, x, model.guide_params(), backend="reference")
+        expected = expected.clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255
+        assert np.abs(runtime.enhance_uint8(wide).astype(np.float32) - expected).max() <= 1.0
+
     def test_close_to_torch_forward(self, trained_like, photo):
         model, runtime = trained_like
         x = torch.from_numpy(photo.astype(np.float32) / 255).permute(2, 0, 1)[None]
