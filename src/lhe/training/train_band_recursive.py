@@ -11,7 +11,9 @@ bilateral-grid model trains on; targets are the well-exposed patches.
 
 Stage 1 (recursive band learning) minimises ``(1 − SSIM)`` at full scale plus ``λ1``, ``λ2`` times
 the same at 1/2 and 1/4 scale against area-downsampled targets, as in the paper, each scale's term
-plus ``--stage1-l1`` × L1 (SSIM alone leaves the mean level loosely fitted). Stage 2 freezes
+plus ``--stage1-l1`` × L1 (SSIM alone leaves the mean level loosely fitted), plus ``--key-weight``
+× the L1 between the learned exposure key and the offset that matches the target's mean level
+(:func:`exposure_key_target`). Stage 2 freezes
 stage 1 and trains the band recomposition with ``(1 − SSIM) + L1 + gradient L1 + 0.5 × colour
 angle`` (:mod:`lhe.training.perceptual`): the paper's VGG perceptual and adversarial losses need
 pretrained networks that cannot be downloaded here; the gradient and colour terms reward the same
@@ -37,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MODEL_NAME", "stage1_loss", "stage2_loss", "score_on_validation", "make_gallery", "main"]
+__all__ = ["MODEL_NAME", "stage1_loss", "exposure_key_target", "stage2_loss", "score_on_validation", "make_gallery", "main"]
 
 MODEL_NAME = "band-recursive"
 TRAIN_LONG_SIDE = 1024  # photos kept in memory as uint8 at most this size
@@ -71,6 +73,34 @@ def stage1_loss(scales: tuple[Any, Any, Any], target: Any, lambdas: tuple[float,
         + lambdas[0] * term(x2, F.avg_pool2d(target, 2))
         + lambdas[1] * term(x1, F.avg_pool2d(target, 4))
     )
+
+
+def exposure_key_target(inputs: Any, targets: Any, base_gain: Any) -> Any:
+    """The key offset, in stops, that would give the normalised input the target's mean level.
+
+    ``log2(mean_lum(target) / (base_gain × mean_lum(input)))`` in linear light, clamped to the
+    ±3 stops :class:`lhe.models.band_recursive.ExposureKey` can reach; the key learns it directly
+    (the image losses alone moved it by a tenth of that in 400 steps).
+
+    Args:
+        inputs: ``(N, 3, H, W)`` dark sRGB inputs.
+        targets: ``(N, 3, H, W)`` sRGB targets.
+        base_gain: ``(N, 1, 1, 1)`` gains of :func:`lhe.models.band_recursive.exposure_gain`.
+
+    Returns:
+        ``(N, 1, 1, 1)`` offsets.
+    """
+    import torch
+
+    from lhe.color import BT709_LUMA, srgb_to_linear
+
+    luma = torch.tensor(BT709_LUMA, dtype=inputs.dtype).view(1, 3, 1, 1)
+
+    def mean_lum(x: Any) -> Any:
+        return (srgb_to_linear(x.clamp(0, 1)) * luma).sum(1, keepdim=True).mean((-2, -1), keepdim=True)
+
+    ratio = mean_lum(targets).clamp_min(1e-6) / (base_gain * mean_lum(inputs)).clamp_min(1e-6)
+    return torch.log2(ratio).clamp(-3.0, 3.0)
 
 
 def stage2_loss(output: Any, target: Any) -> Any:
@@ -268,6 +298,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         help="stage-1 SSIM weights of the 1/2 and 1/4 scales")
     parser.add_argument("--stage1-l1", type=float, default=1.0,
                         help="weight of the L1 term added to the stage-1 SSIM at every scale (0: paper's loss)")
+    parser.add_argument("--key-weight", type=float, default=0.1,
+                        help="weight of the L1 between the exposure key and its target offset (stops)")
     parser.add_argument("--init", type=Path, default=None,
                         help="start a new stage-1 run from these weights (tensors the file lacks, "
                              "such as the exposure key, keep their initialisation)")
@@ -298,6 +330,7 @@ def _run_stage(stage: int, state: Any, sampler: _Sampler, val_pairs: list, args:
     import torch
     from safetensors.torch import save_file
 
+    from lhe.models.band_recursive import exposure_gain
     from lhe.training.common import log
 
     model = state.model
@@ -313,8 +346,11 @@ def _run_stage(stage: int, state: Any, sampler: _Sampler, val_pairs: list, args:
             group["lr"] = lr
         inputs, targets = sampler.batch(args.batch)
         if stage == 1:
-            bands, images = model.stage1(inputs)
+            base = exposure_gain(inputs)
+            offset = model.key(inputs, base)
+            bands, images = model.stage1(inputs, gain=base * torch.exp2(offset))
             loss = stage1_loss(tuple(images), targets, tuple(args.lambdas), args.stage1_l1)
+            loss = loss + args.key_weight * (offset - exposure_key_target(inputs, targets, base)).abs().mean()
         else:
             with torch.no_grad():
                 out = model.forward_bands(inputs)
@@ -447,7 +483,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"T = {args.recursions} recursions (paper: 4), widths 16/32/64, later recursions share "
                 "one band network: sized to train on a 2-core CPU. Stage 1: SSIM at 1, 1/2, 1/4 scale "
                 f"(lambda {args.lambdas[0]}, {args.lambdas[1]}), each plus {args.stage1_l1} x L1 (SSIM alone "
-                "fits the mean level loosely, which PSNR punishes). Stage 2 (stage 1 frozen): SSIM + L1 + "
+                "fits the mean level loosely, which PSNR punishes); the exposure key learns the offset to the "
+                f"target's mean level directly (L1 in stops, weight {args.key_weight}). Stage 2 (stage 1 frozen): SSIM + L1 + "
                 "gradient L1 + 0.5 x colour angle, substituting the paper's VGG perceptual and adversarial "
                 "losses (no pretrained VGG can be downloaded): gradients carry the edge/texture signal "
                 "low VGG layers respond to, the colour angle the colour fidelity. Best weights by "
