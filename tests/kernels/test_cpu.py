@@ -37,6 +37,14 @@ class TestSliceAndApply(SliceAndApplyChecks):
             torch.set_num_threads(threads)
         assert torch.equal(single, cpu.slice_and_apply(grid, guide, image))
 
+    def test_nan_guide_stays_in_its_pixel(self):
+        grid, guide, image = random_case(1, 4, 300, 8, 16, 2, seed=4)
+        guide[0, 1, 7] = float("nan")
+        out = cpu.slice_and_apply(grid, guide, image)
+        expected = reference.slice_and_apply(grid, guide.nan_to_num(0.5), image)
+        keep = torch.ones(4, 300, dtype=torch.bool)
+        keep[1, 7] = False
+        torch.testing.assert_close(out[0][:, keep], expected[0][:, keep], atol=1e-5, rtol=0)
 
     def test_concurrent_calls_from_threads(self):
         # lhe's batch runs images on a thread pool; parallel launches must not interfere.

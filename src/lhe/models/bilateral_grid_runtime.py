@@ -169,7 +169,9 @@ def _slice_chunk(left, right, w, fx, p, m, acc):
         z = int(w[i])
         z_lo = min(z_lo, z)
         z_hi = max(z_hi, z)
-    z_hi = min(z_hi + 1, left.shape[0] - 1)
+    # Clamped, so that a NaN guide (int() of it is undefined) cannot index outside the grid.
+    z_lo = min(max(z_lo, 0), left.shape[0] - 1)
+    z_hi = min(max(z_hi + 1, z_lo), left.shape[0] - 1)
     for z in range(z_lo, z_hi + 1):
         a, e = left[z], right[z]
         a00, a01, a02, a03, a10, a11 = a[0], a[1], a[2], a[3], a[4], a[5]
