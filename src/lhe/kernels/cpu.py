@@ -72,6 +72,11 @@ _LAUNCH_LOCK = threading.Lock()
 
 # Pixels per vectorised pass (see the module docstring); 3 KB of accumulators stay in L1.
 _CHUNK = 256
+# A chunk's passes run over a multiple of this many pixels where the row has them (the extra
+# ones, of the next run, are computed and dropped). The compiler's vector loop steps by 32
+# pixels with AVX-512 and leaves the rest to slower code: runs of 250 pixels (a 4000-pixel
+# row) took 6.4 ns per pixel against 5.5 for runs of 256. It divides _CHUNK.
+_LANES = 32
 # IEEE arithmetic except that a·b + c may become one fused multiply-add.
 _FMA = {"contract"}
 
@@ -144,10 +149,10 @@ def _colour_depth(r, g, b, ccm, ccm_bias, thresholds, slopes, mix_w, mix_b, dept
 
 
 @njit(cache=True, fastmath=_FMA)
-def _slice_chunk(left, right, w, fx, r, g, b, acc):
-    """``acc[c · _CHUNK + i]`` = colour ``c`` of pixel ``i`` of a chunk whose pixels lie between
-    grid columns ``left`` and ``right`` (each ``(D, 12)``, already interpolated along y)."""
-    m = r.shape[0]
+def _slice_chunk(left, right, w, fx, r, g, b, m, acc):
+    """``acc[c · _CHUNK + i]`` = colour ``c`` of pixel ``i`` of a chunk whose first ``m`` pixels
+    lie between grid columns ``left`` and ``right`` (each ``(D, 12)``, already interpolated
+    along y); the pixels after them (up to ``r.shape[0]``) are computed but wrong."""
     zero, one = np.float32(0.0), np.float32(1.0)
     # The depth bins this chunk touches: floor(w) and the bin above, over its pixels.
     z_lo = z_hi = int(w[0])
@@ -167,14 +172,14 @@ def _slice_chunk(left, right, w, fx, r, g, b, acc):
         d20, d21, d22, d23 = e[8] - a20, e[9] - a21, e[10] - a22, e[11] - a23
         bin_z = np.float32(z)
         if z == z_lo:  # first visited bin: store, later bins add
-            for i in range(m):
+            for i in range(r.shape[0]):
                 tent = max(zero, one - abs(w[i] - bin_z))
                 f, p0, p1, p2 = fx[i], r[i], g[i], b[i]
                 acc[i] = tent * ((a00 + f * d00) * p0 + (a01 + f * d01) * p1 + (a02 + f * d02) * p2 + (a03 + f * d03))
                 acc[_CHUNK + i] = tent * ((a10 + f * d10) * p0 + (a11 + f * d11) * p1 + (a12 + f * d12) * p2 + (a13 + f * d13))
                 acc[2 * _CHUNK + i] = tent * ((a20 + f * d20) * p0 + (a21 + f * d21) * p1 + (a22 + f * d22) * p2 + (a23 + f * d23))
         else:
-            for i in range(m):
+            for i in range(r.shape[0]):
                 tent = max(zero, one - abs(w[i] - bin_z))
                 f, p0, p1, p2 = fx[i], r[i], g[i], b[i]
                 acc[i] += tent * ((a00 + f * d00) * p0 + (a01 + f * d01) * p1 + (a02 + f * d02) * p2 + (a03 + f * d03))
@@ -208,12 +213,13 @@ def _slice_apply_kernel(grid, image, guide, out, ccm, ccm_bias, thresholds, slop
             for start in range(starts[s], starts[s + 1], _CHUNK):
                 stop = min(start + _CHUNK, starts[s + 1])
                 m = stop - start
-                r, g, b = red[start:stop], green[start:stop], blue[start:stop]
+                end = min(start + (m + _LANES - 1) // _LANES * _LANES, width)
+                r, g, b = red[start:end], green[start:end], blue[start:end]
                 if use_guide:
-                    _guide_depth(guide[n, y, start:stop], depth, w)
+                    _guide_depth(guide[n, y, start:end], depth, w)
                 else:
                     _colour_depth(r, g, b, ccm, ccm_bias, thresholds, slopes, mix_w, mix_b, depth, w, t, curve)
-                _slice_chunk(left, right, w[:m], x_frac[start:stop], r, g, b, acc)
+                _slice_chunk(left, right, w[: end - start], x_frac[start:end], r, g, b, m, acc)
                 out_r[start:stop] = acc[:m]
                 out_g[start:stop] = acc[_CHUNK:_CHUNK + m]
                 out_b[start:stop] = acc[2 * _CHUNK:2 * _CHUNK + m]

@@ -136,6 +136,10 @@ def _axis(n_pixels: int, n_cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
 # Pixels per vectorised pass of the full-resolution kernel: a compile-time constant, so the
 # three colour planes of a chunk sit at fixed offsets of one buffer (see _slice_chunk).
 _CHUNK = 256
+# The passes run over a multiple of this many pixels where the row has them (the extra ones,
+# of the next run, are computed and dropped): the compiler's vector loop steps by 32 pixels
+# with AVX-512 and leaves the rest to slower code. A multiple of it divides _CHUNK.
+_LANES = 32
 
 
 @njit(cache=True)
@@ -152,8 +156,9 @@ def _runs(lo: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, fastmath=True)
-def _slice_chunk(left, right, w, fx, p, m, acc):
-    """Trilinear slice + affine apply of ``m`` pixels lying between two grid columns.
+def _slice_chunk(left, right, w, fx, p, m, count, acc):
+    """Trilinear slice + affine apply of ``m`` pixels lying between two grid columns (and of
+    the pixels after them up to ``count``, computed but wrong).
 
     ``left``/``right`` ``(D, 12)``: the columns, already interpolated along y; ``w`` depth
     coordinates, ``fx`` weights of the right column, ``p`` colours (plane ``c`` at
@@ -181,14 +186,14 @@ def _slice_chunk(left, right, w, fx, p, m, acc):
         d20, d21, d22, d23 = e[8] - a20, e[9] - a21, e[10] - a22, e[11] - a23
         bin_z = np.float32(z)
         if z == z_lo:  # first visited bin: store, later bins add
-            for i in range(m):
+            for i in range(count):
                 tent = max(zero, one - abs(w[i] - bin_z))
                 f, p0, p1, p2 = fx[i], p[i], p[_CHUNK + i], p[2 * _CHUNK + i]
                 acc[i] = tent * ((a00 + f * d00) * p0 + (a01 + f * d01) * p1 + (a02 + f * d02) * p2 + (a03 + f * d03))
                 acc[_CHUNK + i] = tent * ((a10 + f * d10) * p0 + (a11 + f * d11) * p1 + (a12 + f * d12) * p2 + (a13 + f * d13))
                 acc[2 * _CHUNK + i] = tent * ((a20 + f * d20) * p0 + (a21 + f * d21) * p1 + (a22 + f * d22) * p2 + (a23 + f * d23))
         else:
-            for i in range(m):
+            for i in range(count):
                 tent = max(zero, one - abs(w[i] - bin_z))
                 f, p0, p1, p2 = fx[i], p[i], p[_CHUNK + i], p[2 * _CHUNK + i]
                 acc[i] += tent * ((a00 + f * d00) * p0 + (a01 + f * d01) * p1 + (a02 + f * d02) * p2 + (a03 + f * d03))
@@ -233,32 +238,34 @@ def _enhance_uint8(image, grid, ccm, ccm_bias, thresholds, slopes, mix_w, mix_b,
             left, right = line[x_lo[starts[s]]], line[x_hi[starts[s]]]
             for start in range(starts[s], starts[s + 1], _CHUNK):
                 m = min(_CHUNK, starts[s + 1] - start)
-                for i in range(m):
+                # Up to a multiple of _LANES pixels where the row has them (see _LANES).
+                count = min(start + (m + _LANES - 1) // _LANES * _LANES, width) - start
+                for i in range(count):
                     p[i] = source[start + i, 0] * scale
                     p[_CHUNK + i] = source[start + i, 1] * scale
                     p[2 * _CHUNK + i] = source[start + i, 2] * scale
-                for i in range(m):
+                for i in range(count):
                     w[i] = mix_b
                 for c in range(3):
                     m0, m1, m2, mb = ccm[c, 0], ccm[c, 1], ccm[c, 2], ccm_bias[c]
-                    for i in range(m):
+                    for i in range(count):
                         t[i] = m0 * p[i] + m1 * p[_CHUNK + i] + m2 * p[2 * _CHUNK + i] + mb
                         curve[i] = zero
                     for k in range(0, n_knots, 4):
                         s0, s1, s2, s3 = knot_slopes[c, k], knot_slopes[c, k + 1], knot_slopes[c, k + 2], knot_slopes[c, k + 3]
                         k0, k1, k2, k3 = knots[c, k], knots[c, k + 1], knots[c, k + 2], knots[c, k + 3]
-                        for i in range(m):
+                        for i in range(count):
                             u = t[i]
                             curve[i] += (s0 * max(u - k0, zero) + s1 * max(u - k1, zero)) + (
                                 s2 * max(u - k2, zero) + s3 * max(u - k3, zero)
                             )
                     weight = mix_w[c]
-                    for i in range(m):
+                    for i in range(count):
                         w[i] += weight * curve[i]
-                for i in range(m):
+                for i in range(count):
                     w[i] = min(max(min(max(w[i], zero), one) * depth - half, zero), top)
-                _slice_chunk(left, right, w, x_frac[start : start + m], p, m, acc)
-                for i in range(m):  # strength blend and rounding
+                _slice_chunk(left, right, w, x_frac[start : start + count], p, m, count, acc)
+                for i in range(count):  # strength blend and rounding
                     for c in range(3):
                         j = c * _CHUNK + i
                         blend = p[j] + strength * (min(max(acc[j], zero), one) - p[j])
