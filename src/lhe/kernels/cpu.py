@@ -24,20 +24,21 @@ the loop (16 float32 lanes with AVX-512; the code is plain numba and runs on any
 
 Measured on the project's 2-core AMD EPYC (AVX-512) with three training jobs running, on a
 4000×3000 float32 image with a random guide (every chunk touches every depth bin: the worst
-case), one numba thread, CPU time of the kernel alone: 0.071–0.076 s (about 6 ns per pixel:
-2.5 ns of fixed cost per pixel, loads, stores and the guide's depth coordinate, and 0.6 ns per
-visited depth bin), against 0.36 s for the previous kernel, which gathered the 4 cells of each
-pixel in float64 and could not be vectorised. ``benchmarks/slicing_bench.py --repeats 2
---reference-repeats 1`` (2 threads, output allocation included, load 2.3): slice+apply 0.094 s
-wall / 0.087 CPU-s against the torch reference's 2.49 s / 2.45 CPU-s (26.5× wall, 28× CPU
-time); guide+slice+apply 0.129 s against 9.48 s (74×); extra peak memory exactly the output.
+case), one numba thread, CPU time of the kernel alone: 0.072 s (6 ns per pixel: about 2 ns of
+fixed cost per pixel, loads, stores and the guide's depth coordinate, and 0.55 ns per visited
+depth bin, where the loop is bound by the FMA units), against 0.36 s for the previous kernel,
+which gathered the 4 cells of each pixel in float64 and could not be vectorised.
+``benchmarks/slicing_bench.py --repeats 2 --reference-repeats 1`` (2 threads, output
+allocation included, load 2.0): slice+apply 0.090 s wall / 0.090 CPU-s against the torch
+reference's 2.74 s / 2.68 CPU-s (30.4× wall, 29.8× CPU time; 26.5× and 28× in an earlier run);
+guide+slice+apply 0.133 s against 9.89 s (74×); extra peak memory exactly the output.
 
 Why numba rather than a torch C++/OpenMP extension, measured on the same machine for the
 earlier gather kernel: the same algorithm as a C++ extension (``-O3 -march=native``, OpenMP,
 ``torch.utils.cpp_extension.load``) ran a 12-megapixel slice+apply in 0.362 s of CPU time
 against numba's 0.357 s, so it was no faster; it needs a compiler on the user's machine and
 took 100 s to build on first use (0.32 s to load afterwards). numba compiles this module once
-(6.5 s, cached beside the source) and a later process pays about 0.6 s for its first call, most
+(7 s, cached beside the source) and a later process pays about 0.6 s for its first call, most
 of it numba's own start-up; ``benchmarks/slicing_bench.py`` prints both numbers. The gather-free
 design is what made the difference, not the compiler: a C++ version would need explicit SIMD
 code per instruction set to do better, and a build step on the user's machine.
