@@ -300,6 +300,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         help="weight of the L1 term added to the stage-1 SSIM at every scale (0: paper's loss)")
     parser.add_argument("--key-weight", type=float, default=0.1,
                         help="weight of the L1 between the exposure key and its target offset (stops)")
+    parser.add_argument("--key-lr-scale", type=float, default=20.0,
+                        help="learning rate of the exposure key relative to --lr")
     parser.add_argument("--init", type=Path, default=None,
                         help="start a new stage-1 run from these weights (tensors the file lacks, "
                              "such as the exposure key, keep their initialisation)")
@@ -343,7 +345,7 @@ def _run_stage(stage: int, state: Any, sampler: _Sampler, val_pairs: list, args:
     while state.step < total:
         lr = _cosine(state.step, total, peak)
         for group in state.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         inputs, targets = sampler.batch(args.batch)
         if stage == 1:
             base = exposure_gain(inputs)
@@ -430,8 +432,11 @@ def main(argv: list[str] | None = None) -> int:
     log(MODEL_NAME, f"{len(sampler.photos)} train photos, {len(val_pairs)} validation photos; {vars(args)}")
 
     # Stage 1: every band-network parameter; the recomposition stays at its identity start.
-    stage1_params = [p for n, p in model.named_parameters() if not n.startswith("recompose.")]
-    state1 = TrainState(MODEL_NAME, model, torch.optim.Adam(stage1_params, lr=args.lr), rng)
+    # Stage 1 trains everything but the recomposition; the exposure key's small perceptron needs a
+    # larger step to move its offsets by stops within a few hundred steps.
+    band_params = [p for n, p in model.named_parameters() if not n.startswith(("recompose.", "key."))]
+    groups = [{"params": band_params}, {"params": list(model.key.parameters()), "lr_scale": args.key_lr_scale}]
+    state1 = TrainState(MODEL_NAME, model, torch.optim.Adam(groups, lr=args.lr), rng)
     if state1.resume():
         log(MODEL_NAME, f"stage 1 resumed at step {state1.step}")
     elif args.init is not None:
