@@ -28,10 +28,10 @@ case), one numba thread, CPU time of the kernel alone: 0.072 s (6 ns per pixel: 
 fixed cost per pixel, loads, stores and the guide's depth coordinate, and 0.55 ns per visited
 depth bin, where the loop is bound by the FMA units), against 0.36 s for the previous kernel,
 which gathered the 4 cells of each pixel in float64 and could not be vectorised.
-``benchmarks/slicing_bench.py --repeats 2 --reference-repeats 1`` (2 threads, output
-allocation included, load 2.0): slice+apply 0.090 s wall / 0.090 CPU-s against the torch
-reference's 2.74 s / 2.68 CPU-s (30.4× wall, 29.8× CPU time; 26.5× and 28× in an earlier run);
-guide+slice+apply 0.133 s against 9.89 s (74×); extra peak memory exactly the output.
+``benchmarks/slicing_bench.py`` (2 threads, output allocation and its page faults included,
+idle machine): slice+apply 0.063 s wall / 0.125 CPU-s against the torch reference's 2.06 s /
+2.35 CPU-s (32× wall, 19× CPU time); guide+slice+apply 0.086 s against 5.6 s (65×); extra peak
+memory exactly the output.
 
 Why numba rather than a torch C++/OpenMP extension, measured on the same machine for the
 earlier gather kernel: the same algorithm as a C++ extension (``-O3 -march=native``, OpenMP,
@@ -237,9 +237,11 @@ def _run(grid: torch.Tensor, image: torch.Tensor, guide: torch.Tensor | None, pa
     work = torch.float32
     grid_np = grid.detach().to(work).permute(0, 3, 4, 2, 1).contiguous().numpy()  # (N, GH, GW, D, 12)
     image_np = image.detach().to(work).contiguous().numpy()
-    # numpy backs large arrays with transparent huge pages (torch does not by default): writing
-    # a fresh 12-megapixel output then costs about 0.015 s of page faults instead of 0.06 s.
-    out = torch.from_numpy(np.empty(tuple(image.shape), dtype=np.float32))
+    # torch's allocator uses ordinary 4 KiB pages: the first writes to a fresh 12-megapixel
+    # output cost a steady ~0.03 s of page faults, spread over the kernel's threads. numpy's
+    # transparent huge pages cost 0.015 s when free 2 MiB pages exist but 0.2 s when the
+    # system must compact memory first, as in fresh benchmark processes.
+    out = torch.empty(image.shape, dtype=torch.float32)
     if params is None:
         guide_np = guide.detach().to(work).contiguous().numpy()
         ccm, thresholds, slopes = np.zeros((3, 3), np.float32), np.zeros((3, 1), np.float32), np.zeros((3, 1), np.float32)
