@@ -8,7 +8,7 @@ parallel (``prange``).
 Design: gather-free, so the compiler vectorises it. Per row the grid is first interpolated
 along y into a small ``(GW, D, 12)`` buffer. The row is then cut into runs of pixels that lie
 between the same two grid columns (about ``W / GW`` pixels each), and each run into chunks of
-at most ``_CHUNK`` pixels. Within a run the x weight is a per-pixel number but the two columns
+at most ``CHUNK`` pixels. Within a run the x weight is a per-pixel number but the two columns
 are fixed, so for each depth bin ``z`` the 24 coefficients (12 of the left column, 12 of its
 difference to the right one) are scalars, and the chunk is one loop over contiguous pixels::
 
@@ -18,7 +18,7 @@ The tent ``max(0, 1 − |w − z|)`` is the linear interpolation weight of bin `
 coordinate ``w`` (zero for all but the two bins around ``w``), so this sums to the trilinear
 slice without a per-pixel gather. Only the bins some pixel of the chunk touches are visited
 (all of them for a random guide, a few for a photograph, whose guide varies slowly: on a
-smooth test guide the call below takes 0.05 CPU-s instead of 0.085). The three accumulators of a chunk are one buffer at fixed offsets (``_CHUNK`` is a
+smooth test guide the call below takes 0.05 CPU-s instead of 0.085). The three accumulators of a chunk are one buffer at fixed offsets (``CHUNK`` is a
 compile-time constant), which keeps LLVM's runtime alias checks few enough for it to vectorise
 the loop (16 float32 lanes with AVX-512; the code is plain numba and runs on any CPU).
 
@@ -53,7 +53,6 @@ The coordinate convention is the one documented in :mod:`lhe.kernels.reference`.
 
 from __future__ import annotations
 
-import math
 import threading
 
 import numba
@@ -63,6 +62,7 @@ from numba import njit, prange
 
 from lhe.errors import InputError
 from lhe.kernels.reference import GuideParams, check_slice_inputs
+from lhe.slicing_numba import CHUNK, FMA, LANES, axis_weights, pixel_runs, slice_chunk
 
 __all__ = ["slice_and_apply", "guide_slice_and_apply"]
 
@@ -71,17 +71,6 @@ __all__ = ["slice_and_apply", "guide_slice_and_apply"]
 # are thread-safe. Which layer is used is only known after the first launch.
 _LAUNCH_LOCK = threading.Lock()
 
-# Pixels per vectorised pass (see the module docstring); 3 KB of accumulators stay in L1.
-_CHUNK = 256
-# A chunk's passes run over a multiple of this many pixels where the row has them (the extra
-# ones, of the next run, are computed and dropped). The compiler's vector loop steps by 32
-# pixels with AVX-512 and leaves the rest to slower code: runs of 250 pixels (a 4000-pixel
-# row) took 6.4 ns per pixel against 5.5 for runs of 256. It divides _CHUNK.
-_LANES = 32
-# IEEE arithmetic except that a·b + c may become one fused multiply-add.
-_FMA = {"contract"}
-
-
 def _thread_safe_layer() -> bool:
     try:
         return numba.threading_layer() in ("omp", "tbb")
@@ -89,36 +78,7 @@ def _thread_safe_layer() -> bool:
         return False
 
 
-@njit(cache=True, fastmath=_FMA)
-def _axis_weights(n_pixels: int, n_cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lower cell, upper cell and upper weight for each pixel centre along one axis."""
-    lo = np.empty(n_pixels, dtype=np.int64)
-    hi = np.empty(n_pixels, dtype=np.int64)
-    frac = np.empty(n_pixels, dtype=np.float32)
-    for i in range(n_pixels):
-        u = (i + 0.5) * n_cells / n_pixels - 0.5
-        u = min(max(u, 0.0), n_cells - 1.0)
-        i0 = min(int(math.floor(u)), n_cells - 1)
-        lo[i] = i0
-        hi[i] = min(i0 + 1, n_cells - 1)
-        frac[i] = u - i0
-    return lo, hi, frac
-
-
-@njit(cache=True)
-def _runs(lo: np.ndarray) -> np.ndarray:
-    """Start of each run of equal ``lo`` (and the end of the last run): ``(n_runs + 1,)``."""
-    if lo.shape[0] == 0:
-        return np.zeros(1, np.int64)  # no runs
-    starts = [0]
-    for i in range(1, lo.shape[0]):
-        if lo[i] != lo[i - 1]:
-            starts.append(i)
-    starts.append(lo.shape[0])
-    return np.array(starts, dtype=np.int64)
-
-
-@njit(cache=True, fastmath=_FMA)
+@njit(cache=True, fastmath=FMA)
 def _guide_depth(guide, depth, w):
     """Depth coordinates ``w = clamp(clamp(g, 0, 1) · D − 0.5, 0, D − 1)`` of a chunk."""
     zero, one, half = np.float32(0.0), np.float32(1.0), np.float32(0.5)
@@ -127,7 +87,7 @@ def _guide_depth(guide, depth, w):
         w[i] = min(max(min(max(guide[i], zero), one) * scale - half, zero), top)
 
 
-@njit(cache=True, fastmath=_FMA)
+@njit(cache=True, fastmath=FMA)
 def _colour_depth(r, g, b, ccm, ccm_bias, thresholds, slopes, mix_w, mix_b, depth, w, t, curve):
     """Depth coordinates of a chunk from the HDRNet guide of its colours (whole-chunk passes)."""
     m = r.shape[0]
@@ -149,54 +109,15 @@ def _colour_depth(r, g, b, ccm, ccm_bias, thresholds, slopes, mix_w, mix_b, dept
     _guide_depth(w[:m], depth, w)
 
 
-@njit(cache=True, fastmath=_FMA)
-def _slice_chunk(left, right, w, fx, r, g, b, m, acc):
-    """``acc[c · _CHUNK + i]`` = colour ``c`` of pixel ``i`` of a chunk whose first ``m`` pixels
-    lie between grid columns ``left`` and ``right`` (each ``(D, 12)``, already interpolated
-    along y); the pixels after them (up to ``r.shape[0]``) are computed but wrong."""
-    zero, one = np.float32(0.0), np.float32(1.0)
-    # The depth bins this chunk touches: floor(w) and the bin above, over its pixels.
-    z_lo = z_hi = int(w[0])
-    for i in range(m):
-        z = int(w[i])
-        z_lo = min(z_lo, z)
-        z_hi = max(z_hi, z)
-    # Clamped, so that a NaN guide (int() of it is undefined) cannot index outside the grid.
-    z_lo = min(max(z_lo, 0), left.shape[0] - 1)
-    z_hi = min(max(z_hi + 1, z_lo), left.shape[0] - 1)
-    for z in range(z_lo, z_hi + 1):
-        a, e = left[z], right[z]
-        a00, a01, a02, a03, a10, a11 = a[0], a[1], a[2], a[3], a[4], a[5]
-        a12, a13, a20, a21, a22, a23 = a[6], a[7], a[8], a[9], a[10], a[11]
-        d00, d01, d02, d03 = e[0] - a00, e[1] - a01, e[2] - a02, e[3] - a03
-        d10, d11, d12, d13 = e[4] - a10, e[5] - a11, e[6] - a12, e[7] - a13
-        d20, d21, d22, d23 = e[8] - a20, e[9] - a21, e[10] - a22, e[11] - a23
-        bin_z = np.float32(z)
-        if z == z_lo:  # first visited bin: store, later bins add
-            for i in range(r.shape[0]):
-                tent = max(zero, one - abs(w[i] - bin_z))
-                f, p0, p1, p2 = fx[i], r[i], g[i], b[i]
-                acc[i] = tent * ((a00 + f * d00) * p0 + (a01 + f * d01) * p1 + (a02 + f * d02) * p2 + (a03 + f * d03))
-                acc[_CHUNK + i] = tent * ((a10 + f * d10) * p0 + (a11 + f * d11) * p1 + (a12 + f * d12) * p2 + (a13 + f * d13))
-                acc[2 * _CHUNK + i] = tent * ((a20 + f * d20) * p0 + (a21 + f * d21) * p1 + (a22 + f * d22) * p2 + (a23 + f * d23))
-        else:
-            for i in range(r.shape[0]):
-                tent = max(zero, one - abs(w[i] - bin_z))
-                f, p0, p1, p2 = fx[i], r[i], g[i], b[i]
-                acc[i] += tent * ((a00 + f * d00) * p0 + (a01 + f * d01) * p1 + (a02 + f * d02) * p2 + (a03 + f * d03))
-                acc[_CHUNK + i] += tent * ((a10 + f * d10) * p0 + (a11 + f * d11) * p1 + (a12 + f * d12) * p2 + (a13 + f * d13))
-                acc[2 * _CHUNK + i] += tent * ((a20 + f * d20) * p0 + (a21 + f * d21) * p1 + (a22 + f * d22) * p2 + (a23 + f * d23))
-
-
-@njit(parallel=True, cache=True, fastmath=_FMA)
+@njit(parallel=True, cache=True, fastmath=FMA)
 def _slice_apply_kernel(grid, image, guide, out, ccm, ccm_bias, thresholds, slopes, mix_w, mix_b, use_guide):
     """``grid`` is ``(N, GH, GW, D, 12)``; ``guide`` is ``(N, H, W)`` when ``use_guide``,
     otherwise the guide is computed from the parameters (float32 arrays)."""
     n_batch, _, height, width = image.shape
     grid_h, grid_w, depth = grid.shape[1], grid.shape[2], grid.shape[3]
-    x_lo, x_hi, x_frac = _axis_weights(width, grid_w)
-    y_lo, y_hi, y_frac = _axis_weights(height, grid_h)
-    starts = _runs(x_lo)
+    x_lo, x_hi, x_frac = axis_weights(width, grid_w)
+    y_lo, y_hi, y_frac = axis_weights(height, grid_h)
+    starts = pixel_runs(x_lo)
     one = np.float32(1.0)
     for row in prange(n_batch * height):
         n = row // height
@@ -205,25 +126,30 @@ def _slice_apply_kernel(grid, image, guide, out, ccm, ccm_bias, thresholds, slop
         line = (one - fy) * grid[n, y_lo[y]] + fy * grid[n, y_hi[y]]  # (GW, D, 12)
         red, green, blue = image[n, 0, y], image[n, 1, y], image[n, 2, y]
         out_r, out_g, out_b = out[n, 0, y], out[n, 1, y], out[n, 2, y]
-        acc = np.empty(3 * _CHUNK, dtype=np.float32)
-        w = np.empty(_CHUNK, dtype=np.float32)
-        t = np.empty(_CHUNK, dtype=np.float32)
-        curve = np.empty(_CHUNK, dtype=np.float32)
+        p = np.empty(3 * CHUNK, dtype=np.float32)
+        acc = np.empty(3 * CHUNK, dtype=np.float32)
+        w = np.empty(CHUNK, dtype=np.float32)
+        t = np.empty(CHUNK, dtype=np.float32)
+        curve = np.empty(CHUNK, dtype=np.float32)
         for s in range(starts.shape[0] - 1):
             left, right = line[x_lo[starts[s]]], line[x_hi[starts[s]]]
-            for start in range(starts[s], starts[s + 1], _CHUNK):
-                stop = min(start + _CHUNK, starts[s + 1])
+            for start in range(starts[s], starts[s + 1], CHUNK):
+                stop = min(start + CHUNK, starts[s + 1])
                 m = stop - start
-                end = min(start + (m + _LANES - 1) // _LANES * _LANES, width)
+                end = min(start + (m + LANES - 1) // LANES * LANES, width)
                 r, g, b = red[start:end], green[start:end], blue[start:end]
                 if use_guide:
                     _guide_depth(guide[n, y, start:end], depth, w)
                 else:
                     _colour_depth(r, g, b, ccm, ccm_bias, thresholds, slopes, mix_w, mix_b, depth, w, t, curve)
-                _slice_chunk(left, right, w[: end - start], x_frac[start:end], r, g, b, m, acc)
+                count = end - start
+                p[:count] = r
+                p[CHUNK : CHUNK + count] = g
+                p[2 * CHUNK : 2 * CHUNK + count] = b
+                slice_chunk(left, right, w, x_frac[start:end], p, m, count, acc)
                 out_r[start:stop] = acc[:m]
-                out_g[start:stop] = acc[_CHUNK:_CHUNK + m]
-                out_b[start:stop] = acc[2 * _CHUNK:2 * _CHUNK + m]
+                out_g[start:stop] = acc[CHUNK:CHUNK + m]
+                out_b[start:stop] = acc[2 * CHUNK:2 * CHUNK + m]
 
 
 def _run(grid: torch.Tensor, image: torch.Tensor, guide: torch.Tensor | None, params: GuideParams | None) -> torch.Tensor:

@@ -36,6 +36,7 @@ import numpy as np
 from numba import njit, prange
 
 from lhe.errors import ModelError, ShapeError
+from lhe.slicing_numba import CHUNK, LANES, axis_weights, pixel_runs, slice_chunk
 
 __all__ = ["BilateralGridRuntime"]
 
@@ -122,100 +123,19 @@ def _relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0.0, out=x)
 
 
-@njit(cache=True)
-def _axis(n_pixels: int, n_cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lower cell, upper cell and weight per pixel centre (align_corners=False, clamped)."""
-    lo = np.empty(n_pixels, np.int64)
-    hi = np.empty(n_pixels, np.int64)
-    frac = np.empty(n_pixels, np.float32)
-    for i in range(n_pixels):
-        u = min(max((i + 0.5) * n_cells / n_pixels - 0.5, 0.0), n_cells - 1.0)
-        i0 = min(int(math.floor(u)), n_cells - 1)
-        lo[i], hi[i], frac[i] = i0, min(i0 + 1, n_cells - 1), u - i0
-    return lo, hi, frac
-
-
-# Pixels per vectorised pass of the full-resolution kernel: a compile-time constant, so the
-# three colour planes of a chunk sit at fixed offsets of one buffer (see _slice_chunk).
-_CHUNK = 256
-# The passes run over a multiple of this many pixels where the row has them (the extra ones,
-# of the next run, are computed and dropped): the compiler's vector loop steps by 32 pixels
-# with AVX-512 and leaves the rest to slower code. A multiple of it divides _CHUNK.
-_LANES = 32
-
-
-@njit(cache=True)
-def _runs(lo: np.ndarray) -> np.ndarray:
-    """Start of each run of equal ``lo`` (and the end of the last run): ``(n_runs + 1,)``."""
-    if lo.shape[0] == 0:
-        return np.zeros(1, np.int64)  # no runs
-    starts = [0]
-    for i in range(1, lo.shape[0]):
-        if lo[i] != lo[i - 1]:
-            starts.append(i)
-    starts.append(lo.shape[0])
-    return np.array(starts, np.int64)
-
-
-@njit(cache=True, fastmath=True)
-def _slice_chunk(left, right, w, fx, p, m, count, acc):
-    """Trilinear slice + affine apply of ``m`` pixels lying between two grid columns (and of
-    the pixels after them up to ``count``, computed but wrong).
-
-    ``left``/``right`` ``(D, 12)``: the columns, already interpolated along y; ``w`` depth
-    coordinates, ``fx`` weights of the right column, ``p`` colours (plane ``c`` at
-    ``c · _CHUNK``); the result goes to ``acc`` in the same layout. Without per-pixel gathers,
-    so that it vectorises: for each depth bin the 24 coefficients are scalars and each pixel
-    weighs bin ``z`` by the tent ``max(0, 1 − |w − z|)``, its linear interpolation weight. Only
-    the bins some pixel of the chunk touches are visited (a photograph's guide varies slowly).
-    The same design as :mod:`lhe.kernels.cpu`, which cannot be imported here (it needs torch).
-    """
-    zero, one = np.float32(0.0), np.float32(1.0)
-    z_lo = z_hi = int(w[0])
-    for i in range(m):
-        z = int(w[i])
-        z_lo = min(z_lo, z)
-        z_hi = max(z_hi, z)
-    # Clamped, so that a NaN guide (int() of it is undefined) cannot index outside the grid.
-    z_lo = min(max(z_lo, 0), left.shape[0] - 1)
-    z_hi = min(max(z_hi + 1, z_lo), left.shape[0] - 1)
-    for z in range(z_lo, z_hi + 1):
-        a, e = left[z], right[z]
-        a00, a01, a02, a03, a10, a11 = a[0], a[1], a[2], a[3], a[4], a[5]
-        a12, a13, a20, a21, a22, a23 = a[6], a[7], a[8], a[9], a[10], a[11]
-        d00, d01, d02, d03 = e[0] - a00, e[1] - a01, e[2] - a02, e[3] - a03
-        d10, d11, d12, d13 = e[4] - a10, e[5] - a11, e[6] - a12, e[7] - a13
-        d20, d21, d22, d23 = e[8] - a20, e[9] - a21, e[10] - a22, e[11] - a23
-        bin_z = np.float32(z)
-        if z == z_lo:  # first visited bin: store, later bins add
-            for i in range(count):
-                tent = max(zero, one - abs(w[i] - bin_z))
-                f, p0, p1, p2 = fx[i], p[i], p[_CHUNK + i], p[2 * _CHUNK + i]
-                acc[i] = tent * ((a00 + f * d00) * p0 + (a01 + f * d01) * p1 + (a02 + f * d02) * p2 + (a03 + f * d03))
-                acc[_CHUNK + i] = tent * ((a10 + f * d10) * p0 + (a11 + f * d11) * p1 + (a12 + f * d12) * p2 + (a13 + f * d13))
-                acc[2 * _CHUNK + i] = tent * ((a20 + f * d20) * p0 + (a21 + f * d21) * p1 + (a22 + f * d22) * p2 + (a23 + f * d23))
-        else:
-            for i in range(count):
-                tent = max(zero, one - abs(w[i] - bin_z))
-                f, p0, p1, p2 = fx[i], p[i], p[_CHUNK + i], p[2 * _CHUNK + i]
-                acc[i] += tent * ((a00 + f * d00) * p0 + (a01 + f * d01) * p1 + (a02 + f * d02) * p2 + (a03 + f * d03))
-                acc[_CHUNK + i] += tent * ((a10 + f * d10) * p0 + (a11 + f * d11) * p1 + (a12 + f * d12) * p2 + (a13 + f * d13))
-                acc[2 * _CHUNK + i] += tent * ((a20 + f * d20) * p0 + (a21 + f * d21) * p1 + (a22 + f * d22) * p2 + (a23 + f * d23))
-
-
 @njit(parallel=True, cache=True, fastmath=True)
 def _enhance_uint8(image, grid, ccm, ccm_bias, thresholds, slopes, mix_w, mix_b, strength, out):
     """``image``/``out`` ``(H, W, 3)`` uint8; ``grid`` ``(GH, GW, D, 12)`` float32.
 
-    Per row: the grid interpolated along y; then, per chunk of at most ``_CHUNK`` pixels lying
+    Per row: the grid interpolated along y; then, per chunk of at most ``CHUNK`` pixels lying
     between two grid columns, the colours as float planes, the guide, the slice and apply
-    (:func:`_slice_chunk`), and the blend and rounding, each a pass the compiler vectorises.
+    (:func:`lhe.slicing_numba.slice_chunk`), and the blend and rounding, each a pass the compiler vectorises.
     """
     height, width = image.shape[0], image.shape[1]
     grid_h, grid_w, depth = grid.shape[0], grid.shape[1], grid.shape[2]
-    x_lo, x_hi, x_frac = _axis(width, grid_w)
-    y_lo, y_hi, y_frac = _axis(height, grid_h)
-    starts = _runs(x_lo)
+    x_lo, x_hi, x_frac = axis_weights(width, grid_w)
+    y_lo, y_hi, y_frac = axis_weights(height, grid_h)
+    starts = pixel_runs(x_lo)
     # The guide's knots in groups of four (padding adds nothing: slope 0), so one pass over a
     # chunk adds four ReLU terms per load and store of the running sum.
     n_knots = (thresholds.shape[1] + 3) // 4 * 4
@@ -230,28 +150,28 @@ def _enhance_uint8(image, grid, ccm, ccm_bias, thresholds, slopes, mix_w, mix_b,
         fy = y_frac[y]
         line = (one - fy) * grid[y_lo[y]] + fy * grid[y_hi[y]]  # (GW, D, 12)
         source, target = image[y], out[y]
-        p = np.empty(3 * _CHUNK, np.float32)
-        acc = np.empty(3 * _CHUNK, np.float32)
-        w = np.empty(_CHUNK, np.float32)
-        t = np.empty(_CHUNK, np.float32)
-        curve = np.empty(_CHUNK, np.float32)
-        result = np.empty(3 * _CHUNK, np.uint8)
+        p = np.empty(3 * CHUNK, np.float32)
+        acc = np.empty(3 * CHUNK, np.float32)
+        w = np.empty(CHUNK, np.float32)
+        t = np.empty(CHUNK, np.float32)
+        curve = np.empty(CHUNK, np.float32)
+        result = np.empty(3 * CHUNK, np.uint8)
         for s in range(starts.shape[0] - 1):
             left, right = line[x_lo[starts[s]]], line[x_hi[starts[s]]]
-            for start in range(starts[s], starts[s + 1], _CHUNK):
-                m = min(_CHUNK, starts[s + 1] - start)
-                # Up to a multiple of _LANES pixels where the row has them (see _LANES).
-                count = min(start + (m + _LANES - 1) // _LANES * _LANES, width) - start
+            for start in range(starts[s], starts[s + 1], CHUNK):
+                m = min(CHUNK, starts[s + 1] - start)
+                # Up to a multiple of LANES pixels where the row has them (see LANES).
+                count = min(start + (m + LANES - 1) // LANES * LANES, width) - start
                 for i in range(count):
                     p[i] = source[start + i, 0] * scale
-                    p[_CHUNK + i] = source[start + i, 1] * scale
-                    p[2 * _CHUNK + i] = source[start + i, 2] * scale
+                    p[CHUNK + i] = source[start + i, 1] * scale
+                    p[2 * CHUNK + i] = source[start + i, 2] * scale
                 for i in range(count):
                     w[i] = mix_b
                 for c in range(3):
                     m0, m1, m2, mb = ccm[c, 0], ccm[c, 1], ccm[c, 2], ccm_bias[c]
                     for i in range(count):
-                        t[i] = m0 * p[i] + m1 * p[_CHUNK + i] + m2 * p[2 * _CHUNK + i] + mb
+                        t[i] = m0 * p[i] + m1 * p[CHUNK + i] + m2 * p[2 * CHUNK + i] + mb
                         curve[i] = zero
                     for k in range(0, n_knots, 4):
                         s0, s1, s2, s3 = knot_slopes[c, k], knot_slopes[c, k + 1], knot_slopes[c, k + 2], knot_slopes[c, k + 3]
@@ -266,16 +186,16 @@ def _enhance_uint8(image, grid, ccm, ccm_bias, thresholds, slopes, mix_w, mix_b,
                         w[i] += weight * curve[i]
                 for i in range(count):
                     w[i] = min(max(min(max(w[i], zero), one) * depth - half, zero), top)
-                _slice_chunk(left, right, w, x_frac[start : start + count], p, m, count, acc)
+                slice_chunk(left, right, w, x_frac[start : start + count], p, m, count, acc)
                 for i in range(count):  # strength blend and rounding
                     for c in range(3):
-                        j = c * _CHUNK + i
+                        j = c * CHUNK + i
                         blend = p[j] + strength * (min(max(acc[j], zero), one) - p[j])
                         result[j] = np.uint8(min(max(blend, zero), one) * np.float32(255) + half)
                 for i in range(m):
                     target[start + i, 0] = result[i]
-                    target[start + i, 1] = result[_CHUNK + i]
-                    target[start + i, 2] = result[2 * _CHUNK + i]
+                    target[start + i, 1] = result[CHUNK + i]
+                    target[start + i, 2] = result[2 * CHUNK + i]
 
 
 class BilateralGridRuntime:
