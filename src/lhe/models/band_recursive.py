@@ -59,6 +59,7 @@ __all__ = [
     "receptive_radius",
     "default_overlap",
     "exposure_gain",
+    "linear_luminance",
     "log_luminance_histogram",
     "ExposureKey",
     "benchmark_full_resolution",
@@ -74,7 +75,7 @@ _MAX_GAIN = 256.0  # 8 stops
 _KEY_BINS = 24
 
 
-def _linear_luminance(image: torch.Tensor) -> torch.Tensor:
+def linear_luminance(image: torch.Tensor) -> torch.Tensor:
     """``(N, 1, H, W)`` Rec.709 luminance of ``(N, 3, H, W)`` sRGB in linear light."""
     linear = srgb_to_linear(image.clamp(0.0, 1.0))
     return (linear * linear.new_tensor(BT709_LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True)
@@ -89,7 +90,7 @@ def exposure_gain(image: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(N, 1, 1, 1)`` gains; already bright images get 1 (never darkened).
     """
-    mean = _linear_luminance(image).mean((-2, -1), keepdim=True)
+    mean = linear_luminance(image).mean((-2, -1), keepdim=True)
     return (_KEY / mean.clamp_min(_KEY / _MAX_GAIN)).clamp(1.0, _MAX_GAIN)
 
 
@@ -98,7 +99,7 @@ def log_luminance_histogram(image: torch.Tensor, bins: int = _KEY_BINS) -> torch
 
     The darkest bin also counts everything below 2^−12; ``image`` is ``(N, 3, H, W)`` sRGB.
     """
-    lum = _linear_luminance(image.detach().float())[:, 0]
+    lum = linear_luminance(image.detach().float())[:, 0]
     index = ((torch.log2(lum.clamp_min(2.0**-12)) + 12.0) * (bins / 12.0)).long().clamp(0, bins - 1)
     counts = torch.stack([torch.bincount(row, minlength=bins) for row in index.flatten(1)])
     return (counts / index[0].numel()).to(image.dtype)

@@ -92,12 +92,10 @@ def exposure_key_target(inputs: Any, targets: Any, base_gain: Any) -> Any:
     """
     import torch
 
-    from lhe.color import BT709_LUMA, srgb_to_linear
-
-    luma = torch.tensor(BT709_LUMA, dtype=inputs.dtype).view(1, 3, 1, 1)
+    from lhe.models.band_recursive import linear_luminance
 
     def mean_lum(x: Any) -> Any:
-        return (srgb_to_linear(x.clamp(0, 1)) * luma).sum(1, keepdim=True).mean((-2, -1), keepdim=True)
+        return linear_luminance(x).mean((-2, -1), keepdim=True)
 
     ratio = mean_lum(targets).clamp_min(1e-6) / (base_gain * mean_lum(inputs)).clamp_min(1e-6)
     return torch.log2(ratio).clamp(-3.0, 3.0)
