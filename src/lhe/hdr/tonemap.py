@@ -53,6 +53,7 @@ __all__ = [
     "tonemap_Durand2002",
     "tonemap_mulaw",
     "tonemap_gamma",
+    "bilateral_filter_grid",
     "METHODS",
     "validate_tonemap_method",
 ]
@@ -167,7 +168,7 @@ def _box(image: np.ndarray, radius: int) -> np.ndarray:
     return scipy.ndimage.uniform_filter(image, size=2 * radius + 1, mode="reflect")
 
 
-def _bilateral_grid(log_lum: np.ndarray, sigma_space: float, sigma_range: float) -> np.ndarray:
+def bilateral_filter_grid(log_lum: np.ndarray, sigma_space: float, sigma_range: float) -> np.ndarray:
     """Bilateral filter of a 2-D array on a coarse (space × range) grid, sliced trilinearly."""
     height, width = log_lum.shape
     low = float(log_lum.min())
@@ -244,7 +245,7 @@ def tonemap_Durand2002(
     block_log_luminance_kernel()(hdr, factor, floor, log_small)
 
     sigma = max(1.0, sigma_space * max(small_h, small_w))
-    base_small = _bilateral_grid(log_small.astype(np.float64), sigma, sigma_range)
+    base_small = bilateral_filter_grid(log_small.astype(np.float64), sigma, sigma_range)
     # Guided filter of the base on the log luminance: base ≈ a · log L + b in small windows, so
     # the full-resolution base follows the full-resolution edges.
     radius = 1 if min(small_h, small_w) >= 3 else 0

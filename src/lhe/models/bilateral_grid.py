@@ -23,6 +23,7 @@ from lhe import kernels
 from lhe.errors import ShapeError
 from lhe.kernels.reference import GuideParams, compute_guide
 from lhe.models.registry import register_model
+from lhe.shadow_lift import protect_highlights
 
 __all__ = ["BilateralGridNet", "bilateral_grid"]
 
@@ -168,10 +169,11 @@ class BilateralGridNet(nn.Module):
         wants_input_grad = torch.is_grad_enabled() and x.requires_grad
         if self.training or wants_input_grad or x.device.type not in ("cpu", "cuda"):
             out = kernels.guide_slice_and_apply(grid, x, self.guide_params(), backend="reference")
+            out = protect_highlights(x, out)
             return out if self.training else out.clamp(0.0, 1.0)
         params = GuideParams(*(p.detach() for p in self.guide_params()))
         out = kernels.guide_slice_and_apply(grid.detach(), x.detach(), params, backend="auto")
-        return out.clamp_(0.0, 1.0)  # in place: the kernel's output is ours, no second full-size copy
+        return protect_highlights(x, out).clamp_(0.0, 1.0)
 
 
 @register_model(

@@ -4,7 +4,7 @@
 torch (over a second), converting 8-bit samples to float and back, and full-resolution float
 passes. This runtime loads the same safetensors checkpoint with numpy, runs the small 256×256
 network (a few MFLOPs) in numpy, and does everything at full resolution — guide, trilinear
-slice, affine apply, the ``--strength`` blend and 8-bit rounding — in one numba pass from uint8
+slice, affine apply, the highlight roll-off, the ``--strength`` blend and 8-bit rounding — in one numba pass from uint8
 samples to uint8 samples. It computes what :class:`lhe.models.bilateral_grid.BilateralGridNet`
 computes, to within one 8-bit level (tested against it), including the 256×256 copy, an
 antialiased bilinear resize like torch's ``interpolate(antialias=True)`` made in one numba pass
@@ -36,6 +36,7 @@ import numpy as np
 from numba import njit, prange
 
 from lhe.errors import ModelError, ShapeError
+from lhe.shadow_lift import CEILING, KNEE
 from lhe.slicing_numba import CHUNK, LANES, axis_weights, pixel_runs, slice_chunk
 
 __all__ = ["BilateralGridRuntime"]
@@ -146,6 +147,7 @@ def _enhance_uint8(image, grid, ccm, ccm_bias, thresholds, slopes, mix_w, mix_b,
     scale = np.float32(1.0 / 255.0)
     zero, one, half = np.float32(0.0), np.float32(1.0), np.float32(0.5)
     top = np.float32(depth - 1)
+    knee, room = np.float32(KNEE), np.float32(CEILING - KNEE)
     for y in prange(height):
         fy = y_frac[y]
         line = (one - fy) * grid[y_lo[y]] + fy * grid[y_hi[y]]  # (GW, D, 12)
@@ -187,6 +189,16 @@ def _enhance_uint8(image, grid, ccm, ccm_bias, thresholds, slopes, mix_w, mix_b,
                 for i in range(count):
                     w[i] = min(max(min(max(w[i], zero), one) * depth - half, zero), top)
                 slice_chunk(left, right, w, x_frac[start : start + count], p, m, count, acc)
+                for i in range(count):  # highlight roll-off, as lhe.shadow_lift.protect_highlights
+                    peak_ref = max(max(p[i], p[CHUNK + i]), p[2 * CHUNK + i])
+                    peak = max(max(acc[i], acc[CHUNK + i]), acc[2 * CHUNK + i])
+                    soft = peak
+                    if peak > knee:
+                        soft = knee + room * math.tanh((peak - knee) / room)
+                    factor = max(soft, min(peak_ref, peak)) / max(peak, np.float32(1e-6))
+                    acc[i] *= factor
+                    acc[CHUNK + i] *= factor
+                    acc[2 * CHUNK + i] *= factor
                 for i in range(count):  # strength blend and rounding
                     for c in range(3):
                         j = c * CHUNK + i

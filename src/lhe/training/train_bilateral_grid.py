@@ -72,7 +72,7 @@ class _Sampler:
     def _photo_patch(self) -> tuple[np.ndarray, np.ndarray]:
         from PIL import Image
 
-        from lhe.training.synthesis import synthesize_low_light
+        from lhe.color import srgb_to_linear
 
         photo = self.photos[self.rng.integers(len(self.photos))]
         h, w = photo.shape[:2]
@@ -83,13 +83,15 @@ class _Sampler:
         y = self.rng.integers(resized.shape[0] - self.patch + 1)
         x = self.rng.integers(resized.shape[1] - self.patch + 1)
         target = resized[y : y + self.patch, x : x + self.patch].astype(np.float32) / 255.0
-        target = self._flip(target)
-        return synthesize_low_light(target, self.rng, profiles=self.profiles).image, target
+        return self._pair(srgb_to_linear(self._flip(target)))
+
+    def _pair(self, linear: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from lhe.training.night import synthesize_night_pair
+
+        pair = synthesize_night_pair(linear, self.rng, self.profiles)
+        return pair.image, pair.target
 
     def _hdr_patch(self) -> tuple[np.ndarray, np.ndarray]:
-        from lhe.color import linear_to_srgb
-        from lhe.training.synthesis import synthesize_low_light_from_linear
-
         hdri = self.hdris[self.rng.integers(len(self.hdris))]
         h, w = hdri.shape[:2]
         side = min(h, int(self.rng.integers(self.patch, 2 * self.patch + 1)))
@@ -105,9 +107,7 @@ class _Sampler:
         # expose so 1–5% of pixels clip in the well-exposed target
         peak = crop.max(axis=2)
         level = float(np.quantile(peak, 1.0 - self.rng.uniform(0.01, 0.05)))
-        linear = self._flip(crop / max(level, 1e-6)).astype(np.float32)
-        target = linear_to_srgb(np.clip(linear, 0.0, 1.0)).astype(np.float32)
-        return synthesize_low_light_from_linear(linear, self.rng, profiles=self.profiles).image, target
+        return self._pair(self._flip(crop / max(level, 1e-6)).astype(np.float32))
 
     def _flip(self, image: np.ndarray) -> np.ndarray:
         if self.rng.random() < 0.5:
@@ -162,6 +162,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--save-every", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--init", default=None, help="start a new run from these safetensors weights")
     parser.add_argument("--export", action="store_true",
                         help="export the best weights to weights/bilateral-grid.{safetensors,json} at the end")
     return parser.parse_args(argv)
@@ -173,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from lhe.models.registry import create_model
     from lhe.training.common import TrainState, export_checkpoint, log, run_dir, seed_everything
+    from lhe.training.night import make_night_validation_set
 
     args = _parse(argv)
     torch.set_num_threads(args.threads)
@@ -182,8 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     state = TrainState(MODEL_NAME, model, optimizer, rng)
     resumed = state.resume()
     log(MODEL_NAME, f"{'resumed at step ' + str(state.step) if resumed else 'new run'}: {vars(args)}")
+    if args.init and not resumed:
+        model.load_state_dict(load_file(args.init))
     sampler = _Sampler(args.patch, args.hdr_fraction, rng)
-    val_pairs = make_validation_set(profiles=sampler.profiles)
+    val_pairs = make_night_validation_set(profiles=sampler.profiles)
+    uniform_pairs = make_validation_set(profiles=sampler.profiles)
     best_path = run_dir(MODEL_NAME) / "best.safetensors"
     log(MODEL_NAME, f"{len(sampler.photos)} train photos, {len(sampler.hdris)} train HDRIs, "
                     f"{len(val_pairs)} validation photos")
@@ -196,14 +201,17 @@ def main(argv: list[str] | None = None) -> int:
     running = []
     def validate() -> None:
         score = _validate(model, val_pairs)
+        uniform = _validate(model, uniform_pairs)
         improved = score > state.best
         if improved:
             state.best = score
             state.extra["best_step"] = state.step
             save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(best_path))
         state.extra["validated_step"] = state.step
-        log(MODEL_NAME, f"step {state.step} val_psnr {score:.3f} best {state.best:.3f}"
-                        f"{' (saved)' if improved else ''}")
+        if improved:
+            state.extra["best_uniform"] = uniform
+        log(MODEL_NAME, f"step {state.step} val_psnr {score:.3f} uniform_val_psnr {uniform:.3f} "
+                        f"best {state.best:.3f}{' (saved)' if improved else ''}")
         state.save()
 
     while state.step < args.steps:
