@@ -59,6 +59,7 @@ _SIGMA_RANGE = 1.0  # stops
 # was already there, so no pixel under 250 is pushed to clip.
 KNEE = 0.8
 CEILING = 0.96
+_EPS = 1e-6  # a pixel whose largest channel is at or below this is left as it is
 
 
 def small_log_luminance(linear: np.ndarray, side: int = LIFT_SIDE) -> np.ndarray:
@@ -116,7 +117,8 @@ def protect_highlights(reference: Any, result: Any, knee: float = KNEE, ceiling:
     Per pixel, with ``m`` the largest channel: where the result is darker than the reference it
     is kept; where brighter, its ``m`` goes through ``knee + (ceiling − knee)·tanh((m − knee) /
     (ceiling − knee))`` above the knee but never below the reference's ``m``. All channels are
-    scaled by the same factor, so hue and saturation are kept. numpy ``H×W×3`` or torch
+    scaled by the same factor, so hue and saturation are kept; a black (or negative) result is
+    left as it is. numpy ``H×W×3`` or torch
     ``(*, 3, H, W)``; ``knee`` and ``ceiling`` are in the arrays' encoding.
 
     Example:
@@ -131,11 +133,11 @@ def protect_highlights(reference: Any, result: Any, knee: float = KNEE, ceiling:
         peak_ref, peak = reference.max(-1, keepdims=True), result.max(-1, keepdims=True)
         soft = np.where(peak <= knee, peak, knee + room * np.tanh((peak - knee) / room))
         allowed = np.maximum(soft, np.minimum(peak_ref, peak))
-        return result * (allowed / np.maximum(peak, 1e-6))
+        return result * np.where(peak > _EPS, allowed / np.maximum(peak, _EPS), 1.0)
     import torch
 
     peak_ref = reference.amax(-3, keepdim=True)
     peak = result.amax(-3, keepdim=True)
     soft = torch.where(peak <= knee, peak, knee + room * torch.tanh((peak - knee) / room))
     allowed = torch.maximum(soft, torch.minimum(peak_ref, peak))
-    return result * (allowed / peak.clamp_min(1e-6))
+    return result * torch.where(peak > _EPS, allowed / peak.clamp_min(_EPS), torch.ones_like(peak))

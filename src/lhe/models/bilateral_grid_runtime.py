@@ -147,7 +147,7 @@ def _enhance_uint8(image, grid, ccm, ccm_bias, thresholds, slopes, mix_w, mix_b,
     scale = np.float32(1.0 / 255.0)
     zero, one, half = np.float32(0.0), np.float32(1.0), np.float32(0.5)
     top = np.float32(depth - 1)
-    knee, room = np.float32(KNEE), np.float32(CEILING - KNEE)
+    knee, room, eps = np.float32(KNEE), np.float32(CEILING - KNEE), np.float32(1e-6)
     for y in prange(height):
         fy = y_frac[y]
         line = (one - fy) * grid[y_lo[y]] + fy * grid[y_hi[y]]  # (GW, D, 12)
@@ -195,7 +195,9 @@ def _enhance_uint8(image, grid, ccm, ccm_bias, thresholds, slopes, mix_w, mix_b,
                     soft = peak
                     if peak > knee:
                         soft = knee + room * math.tanh((peak - knee) / room)
-                    factor = max(soft, min(peak_ref, peak)) / max(peak, np.float32(1e-6))
+                    factor = one
+                    if peak > eps:
+                        factor = max(soft, min(peak_ref, peak)) / peak
                     acc[i] *= factor
                     acc[CHUNK + i] *= factor
                     acc[2 * CHUNK + i] *= factor
