@@ -151,7 +151,7 @@ def expose_for_deficit(scene: np.ndarray, deficit: float) -> np.ndarray:
     ``deficit`` stops below :data:`lhe.shadow_lift.BRIGHT_LOG2`."""
     from lhe.shadow_lift import BRIGHT_LOG2
 
-    bright = float(np.percentile(small_log_luminance(np.minimum(scene, 1.0)), 90))
+    bright = float(np.percentile(small_log_luminance(linear_to_srgb(np.clip(scene, 0.0, 1.0))), 90))
     return (scene * np.float32(2.0 ** (BRIGHT_LOG2 - deficit - bright))).astype(np.float32)
 
 
@@ -192,7 +192,7 @@ def render_target(clean: np.ndarray) -> np.ndarray:
     (knee and ceiling at sRGB 0.8 and 0.96, in linear light).
     """
     clipped = np.clip(clean, 0.0, 1.0).astype(np.float32)
-    lift = upsample_lift(lift_map(small_log_luminance(clipped)), *clipped.shape[:2])
+    lift = upsample_lift(lift_map(small_log_luminance(linear_to_srgb(clipped))), *clipped.shape[:2])
     lifted = clipped * np.exp2(lift)[..., None]
     protected = protect_highlights(clipped, lifted, _KNEE_LINEAR, _CEILING_LINEAR)
     return linear_to_srgb(np.clip(protected, 0.0, 1.0)).astype(np.float32)

@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-__all__ = ["MODEL_NAME", "make_validation_set", "main"]
+__all__ = ["MODEL_NAME", "Sampler", "make_validation_set", "main"]
 
 MODEL_NAME = "bilateral-grid"
 VAL_SEED = 20261124
@@ -54,7 +54,7 @@ def make_validation_set(long_side: int = VAL_LONG_SIDE, seed: int = VAL_SEED,
     return pairs
 
 
-class _Sampler:
+class Sampler:
     """Draws training patches (input, target) from photos and HDR images."""
 
     def __init__(self, patch: int, hdr_fraction: float, rng: np.random.Generator) -> None:
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     log(MODEL_NAME, f"{'resumed at step ' + str(state.step) if resumed else 'new run'}: {vars(args)}")
     if args.init and not resumed:
         model.load_state_dict(load_file(args.init))
-    sampler = _Sampler(args.patch, args.hdr_fraction, rng)
+    sampler = Sampler(args.patch, args.hdr_fraction, rng)
     val_pairs = make_night_validation_set(profiles=sampler.profiles)
     uniform_pairs = make_validation_set(profiles=sampler.profiles)
     best_path = run_dir(MODEL_NAME) / "best.safetensors"
