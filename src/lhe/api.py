@@ -129,6 +129,7 @@ def enhance(
     *,
     model: str | None = None,
     strength: float = 1.0,
+    exposure: float = 0.0,
     device: str = "auto",
     weights: str | Path | None = None,
 ) -> Image:
@@ -139,6 +140,8 @@ def enhance(
         model: ``bilateral-grid`` (default when shipped), ``band-recursive`` (noisy, very
             dark photos) or ``classical`` (adaptive gamma, no learned model).
         strength: 0..1 blend between the input (0) and the enhanced result (1), in sRGB.
+        exposure: stops (−4..4) added to the enhanced result in linear light, with the same
+            highlight roll-off as the models (a pixel the input did not clip is never clipped).
         device: ``auto``, ``cpu`` or ``cuda``.
         weights: a checkpoint to use instead of the shipped one.
 
@@ -147,6 +150,8 @@ def enhance(
     """
     if not 0.0 <= strength <= 1.0:
         raise InputError(f"--strength must be between 0 and 1, got {strength}")
+    if not -4.0 <= exposure <= 4.0:
+        raise InputError(f"--exposure must be between -4 and 4 stops, got {exposure}")
     name = model or default_model("enhance")
     if name == "bilateral-grid" and image.samples(np.uint8) is not None and not image.linear:
         if resolve_device(device) == "cpu" and Path(str(weights or "x.safetensors")).suffix == ".safetensors":
@@ -154,8 +159,12 @@ def enhance(
             from lhe.models.registry import checkpoint_path
 
             runtime = _cached_runtime(str(checkpoint_path(name, weights)))
-            samples = runtime.enhance_uint8(image.samples(np.uint8), strength)
-            return Image(linear=False, meta=image.meta, samples=samples)
+            samples = runtime.enhance_uint8(image.samples(np.uint8), 1.0 if exposure else strength)
+            if not exposure:
+                return Image(linear=False, meta=image.meta, samples=samples)
+            source = image.samples(np.uint8).astype(np.float32) / np.float32(255)
+            result = _expose(source, samples.astype(np.float32) / np.float32(255), exposure)
+            return image.with_pixels(source + np.float32(strength) * (result - source), linear=False)
     source = _display(image)
     if name == CLASSICAL:
         from lhe.classical import enhance_adaptive_gamma
@@ -166,9 +175,20 @@ def enhance(
         network = _load(name, "enhance", weights, device)
         # Full-resolution inference with bounded memory where the model offers it (tiling).
         result = np.clip(_run(getattr(network, "infer", network), source, device), 0.0, 1.0)
+    if exposure:
+        result = _expose(source, result, exposure)
     if strength < 1.0:
         result = source + np.float32(strength) * (result - source)
     return image.with_pixels(result, linear=False)
+
+
+def _expose(source: np.ndarray, result: np.ndarray, stops: float) -> np.ndarray:
+    """``result`` (sRGB) ``stops`` brighter in linear light, highlights rolled off against ``source``."""
+    from lhe.color import linear_to_srgb, srgb_to_linear
+    from lhe.shadow_lift import protect_highlights
+
+    exposed = linear_to_srgb(np.clip(srgb_to_linear(result) * np.float32(2.0**stops), 0.0, 1.0))
+    return np.clip(protect_highlights(source, exposed.astype(np.float32)), 0.0, 1.0)
 
 
 def expand_hdr(

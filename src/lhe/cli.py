@@ -85,7 +85,7 @@ def _check_stdout_options(output: Optional[str], json_lines: bool) -> None:
 @app.command(
     help=(
         "Brighten dark photos (learned bilateral-grid model by default).\n\n"
-        "Examples:\n\n\b\n  lhe enhance dark.jpg -o bright.jpg\n  lhe enhance 'shoot/*.NEF' --model band-recursive -o out/ --workers 2\n  cat dark.jpg | lhe enhance - -o - --format png > bright.png"
+        "Examples:\n\n\b\n  lhe enhance dark.jpg -o bright.jpg\n  lhe enhance dark.jpg --exposure -0.5 -o subtler.jpg\n  lhe enhance 'shoot/*.NEF' --model band-recursive -o out/ --workers 2\n  cat dark.jpg | lhe enhance - -o - --format png > bright.png"
     )
 )
 @_guarded
@@ -95,6 +95,7 @@ def enhance(
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="bilateral-grid, band-recursive or classical (default: the shipped default).")] = None,
     weights: Annotated[Optional[Path], typer.Option("--weights", help="A checkpoint to use instead of the shipped one.")] = None,
     strength: Annotated[float, typer.Option("--strength", min=0.0, max=1.0, help="Blend with the input: 0 = input, 1 = full effect.")] = 1.0,
+    exposure: Annotated[float, typer.Option("--exposure", min=-4.0, max=4.0, help="Stops to add to (or, negative, take from) the result; highlights the input did not clip stay unclipped.")] = 0.0,
     device: Device = "auto",
     format: Format = None,
     quality: Quality = 95,
@@ -110,7 +111,7 @@ def enhance(
 
     _check_stdout_options(output, json_lines)
     _finish(commands.run_enhance(
-        inputs, output, model=model, weights=weights, strength=strength, device=device, format=format,
+        inputs, output, model=model, weights=weights, strength=strength, exposure=exposure, device=device, format=format,
         quality=quality, bit_depth=bit_depth, overwrite=overwrite, recursive=recursive, workers=workers,
         max_pixels=max_pixels, quiet=quiet, json_lines=json_lines,
     ))

@@ -87,7 +87,7 @@ def _single_image_batch(
     return batch.run_jobs(jobs, work, workers=workers, quiet=quiet, json_lines=json_lines, label=label)
 
 
-def run_enhance(inputs, output, *, model, weights, strength, device, format, quality, bit_depth, overwrite,
+def run_enhance(inputs, output, *, model, weights, strength, exposure, device, format, quality, bit_depth, overwrite,
                 recursive, workers, max_pixels, quiet, json_lines) -> batch.Summary:
     from lhe import api
 
@@ -95,7 +95,7 @@ def run_enhance(inputs, output, *, model, weights, strength, device, format, qua
         raise InputError(f"enhance writes display images; --format {format} is for HDR, use jpeg, png, tiff, webp or heif")
 
     def transform(image: Image) -> Image:
-        return api.enhance(image, model=model, strength=strength, device=device, weights=weights)
+        return api.enhance(image, model=model, strength=strength, exposure=exposure, device=device, weights=weights)
 
     return _single_image_batch(
         inputs, output, transform, suffix="enhanced", extension=_extension(format, fallback=".png", keep_input=True),

@@ -130,3 +130,19 @@ class TestDownsample:
         low = model.downsample(x)
         assert low.shape == (1, 3, 256, 256)
         torch.testing.assert_close(low, torch.full_like(low, 0.3))
+
+
+class TestHighlightProtection:
+    def test_never_pushes_an_unclipped_pixel_to_clip(self):
+        # Built in: whatever the grid predicts, input pixels below 250/255 stay below it.
+        from lhe.models.bilateral_grid import BilateralGridNet
+
+        torch.manual_seed(0)
+        model = BilateralGridNet().eval()
+        with torch.no_grad():
+            model.predict.bias.mul_(4.0)  # every affine matrix ×4: a model that burns everything
+        x = torch.rand(1, 3, 64, 80) * (249 / 255)
+        with torch.no_grad():
+            out = model(x)
+        assert (out * 255).max() < 250
+        assert (out > x + 0.1).any()  # it did brighten

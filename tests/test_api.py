@@ -1,0 +1,44 @@
+"""lhe.api.enhance: the exposure adjustment on top of every model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lhe import api
+from lhe.color import srgb_to_linear
+from lhe.errors import InputError
+from lhe.io.image import Image
+
+
+def _dim_photo() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0.02, 0.9, 96, dtype=np.float32)[None, :, None]
+    return np.clip(ramp + rng.normal(0, 0.01, (64, 96, 3)).astype(np.float32), 0, 249 / 255).astype(np.float32)
+
+
+class TestEnhanceExposure:
+    @pytest.mark.parametrize("model", ["classical", "bilateral-grid"])
+    def test_one_stop_doubles_linear_light_below_the_knee(self, model):
+        samples = np.round(_dim_photo() * 255).astype(np.uint8)
+        photo = Image(samples=samples, linear=False)  # uint8: bilateral-grid takes the torch-free runtime
+        plain = api.enhance(photo, model=model).pixels
+        brighter = api.enhance(photo, model=model, exposure=1.0).pixels
+        dark = plain.max(-1) < 0.35  # far below the roll-off's knee, after doubling too
+        ratio = srgb_to_linear(brighter[dark]) / np.maximum(srgb_to_linear(plain[dark]), 1e-4)
+        assert np.median(ratio[srgb_to_linear(plain[dark]) > 0.01]) == pytest.approx(2.0, rel=0.03)
+
+    @pytest.mark.parametrize("stops", [2.0, 4.0])
+    def test_never_clips_what_the_input_did_not(self, stops):
+        photo = Image(_dim_photo(), linear=False)
+        out = api.enhance(photo, model="classical", exposure=stops).pixels
+        assert (out * 255).max() < 250
+
+    def test_negative_darkens(self):
+        photo = Image(_dim_photo(), linear=False)
+        assert api.enhance(photo, model="classical", exposure=-1.0).pixels.mean() < api.enhance(photo, model="classical").pixels.mean()
+
+    @pytest.mark.parametrize("stops", [-4.5, 5.0])
+    def test_out_of_range(self, stops):
+        with pytest.raises(InputError, match="--exposure"):
+            api.enhance(Image(_dim_photo(), linear=False), model="classical", exposure=stops)
