@@ -38,7 +38,7 @@ for source, target in zip(sys.argv[1::2], sys.argv[2::2]):
 def source_photos() -> list[Path]:
     photos = [REPO / "examples" / n for n in ("dark_bar.jpg", "dark_pool.jpg", "bridge.jpg")]
     try:
-        from lhe.training.sources import photo_paths
+        from lhe_training.sources import photo_paths
 
         photos += photo_paths("val")[:3]
     except Exception:  # dataset not built: reuse the examples

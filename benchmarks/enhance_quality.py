@@ -1,7 +1,7 @@
 """Low-light enhancement quality on the validation photographs: learned models vs baselines.
 
-Every validation photograph (``lhe.training.sources.photo_paths("val")``, never trained on) is
-resized to ``--long-side`` and degraded once by ``lhe.training.synthesis.synthesize_low_light``
+Every validation photograph (``lhe_training.sources.photo_paths("val")``, never trained on) is
+resized to ``--long-side`` and degraded once by ``lhe_training.synthesis.synthesize_low_light``
 with a fixed seed per picture (2–6 stops, darktable sensor noise, white-balance shift, 8-bit,
 JPEG 70–95); the original is the target. Prints mean PSNR/SSIM of each method and the model's
 PSNR margin over each baseline, for all pictures and for the noisier half (by the synthesised
@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lhe.training.baselines import BASELINES
-from lhe.training.metrics import psnr, ssim
-from lhe.training.train_bilateral_grid import VAL_SEED, make_validation_set
+from lhe_training.baselines import BASELINES
+from lhe_training.metrics import psnr, ssim
+from lhe_training.train_bilateral_grid import VAL_SEED, make_validation_set
 
 
 def _run_model(model, image: np.ndarray) -> np.ndarray:
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     noisier = sorted(np.argsort(noise)[len(pairs) // 2:].tolist())
     names = list(models)
     result = {
-        "data": f"{len(pairs)} validation photos (lhe.training.sources split 'val'), long side "
+        "data": f"{len(pairs)} validation photos (lhe_training.sources split 'val'), long side "
                 f"{args.long_side}, synthesize_low_light seed {args.seed}",
         "all": _table(rows, everything, names),
         "noisier_half": _table(rows, noisier, names),

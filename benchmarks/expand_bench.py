@@ -2,7 +2,7 @@
 
 Run:  python benchmarks/expand_bench.py [--threads 2] [--skip-timing] [--skip-quality]
 
-Quality (protocol of :mod:`lhe.training.expand_eval`): blender ``city``, ``forest`` and ``night``
+Quality (protocol of :mod:`lhe_training.expand_eval`): blender ``city``, ``forest`` and ``night``
 exposed so 4% of pixels clip, sRGB encoded, 8 bits, JPEG 90; PSNR-μ (μ = 5000, prediction scaled
 to the truth by the median luminance ratio, both normalised by the truth's 99th percentile) and
 RMS log2 luminance error inside the regions the LDR input clipped (channel ≥ 250/255). Rows:
@@ -94,8 +94,8 @@ def _expanders() -> dict[str, object]:
 
 
 def quality() -> dict[str, dict]:
-    from lhe.training.expand_eval import evaluate_expansion
-    from lhe.training.sources import hdri_paths
+    from lhe_training.expand_eval import evaluate_expansion
+    from lhe_training.sources import hdri_paths
 
     paths = hdri_paths("val")
     table = {}
@@ -116,8 +116,8 @@ def gallery(folder: Path, scenes: list[str], rows: list[str], width: int = 480) 
 
     from lhe.hdr.tonemap import tonemap
     from lhe.models.hdr_scale import align_hdr_scale
-    from lhe.training.expand_eval import make_ldr_input
-    from lhe.training.sources import hdri_paths, read_hdri
+    from lhe_training.expand_eval import make_ldr_input
+    from lhe_training.sources import hdri_paths, read_hdri
 
     expanders = _expanders()
     folder.mkdir(parents=True, exist_ok=True)
@@ -154,8 +154,8 @@ def _twelve_megapixel() -> np.ndarray:
     import cv2
 
     try:
-        from lhe.training.expand_eval import make_ldr_input
-        from lhe.training.sources import hdri_paths, read_hdri
+        from lhe_training.expand_eval import make_ldr_input
+        from lhe_training.sources import hdri_paths, read_hdri
 
         ldr, _ = make_ldr_input(read_hdri(hdri_paths("val")[0]))
     except Exception:  # dataset not built

@@ -1,6 +1,6 @@
 """Accuracy, speed and memory of lhe's exposure merge and tone mapping against OpenCV.
 
-Accuracy: every real HDR image (``lhe.training.sources.hdri_paths("train") + ("val")``, or
+Accuracy: every real HDR image (``lhe_training.sources.hdri_paths("train") + ("val")``, or
 ``--hdri FILES``) is turned into a −2/0/+2 EV bracket through an sRGB camera (Poisson–Gaussian
 sensor noise, sRGB encoding — or ``--camera gamma1.8|gamma2.6|filmic`` — and 8-bit quantisation); a second variant adds a 1–3 % random camera
 translation per frame and a moving patch. Each method's merge is compared with the truth as the
@@ -161,7 +161,7 @@ METHODS = {
 def hdri_list(paths: list[str] | None) -> list[Path]:
     if paths:
         return [Path(p) for p in paths]
-    from lhe.training.sources import hdri_paths
+    from lhe_training.sources import hdri_paths
 
     return list(hdri_paths("train")) + list(hdri_paths("val"))
 
@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     paths = hdri_list(args.hdri)
     if not paths:
-        print("no HDR images: build data with `python -m lhe.training.sources` or pass --hdri FILES", file=sys.stderr)
+        print("no HDR images: build data with `python -m lhe_training.sources` or pass --hdri FILES", file=sys.stderr)
         return 2
     if args.gallery:
         write_gallery(paths, args.gallery)

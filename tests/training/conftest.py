@@ -1,4 +1,4 @@
-"""A tiny data folder laid out as ``python -m lhe.training.sources`` builds it."""
+"""A tiny data folder laid out as ``python -m lhe_training.sources`` builds it."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ import pytest
 
 from lhe.color import linear_to_srgb, srgb_to_linear
 from lhe.errors import InputError, ShapeError
-from lhe.training.baselines import (
+from lhe_training.baselines import (
     BASELINES,
     enhance_auto_levels,
     enhance_best_gamma,
@@ -11,7 +11,7 @@ from lhe.training.baselines import (
     enhance_identity,
     validate_baseline,
 )
-from lhe.training.metrics import psnr
+from lhe_training.metrics import psnr
 
 
 @pytest.fixture

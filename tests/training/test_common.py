@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from lhe.models.registry import file_sha256
-from lhe.training.common import TrainState, export_checkpoint, log, seed_everything
+from lhe_training.common import TrainState, export_checkpoint, log, seed_everything
 
 
 @pytest.fixture(autouse=True)

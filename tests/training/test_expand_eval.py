@@ -1,4 +1,4 @@
-"""Tests for lhe.training.expand_eval: the LDR → HDR evaluation protocol."""
+"""Tests for lhe_training.expand_eval: the LDR → HDR evaluation protocol."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from lhe.color import srgb_to_linear
 from lhe.errors import ShapeError
-from lhe.training.expand_eval import (
+from lhe_training.expand_eval import (
     align_to_truth,
     clipped_log2_error,
     clipped_mask,

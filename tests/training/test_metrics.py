@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from lhe.errors import ShapeError
-from lhe.training.metrics import psnr, ssim
+from lhe_training.metrics import psnr, ssim
 
 
 class TestPsnr:

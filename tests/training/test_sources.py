@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from lhe.errors import InputError
-from lhe.training import sources
-from lhe.training.sources import (
+from lhe_training import sources
+from lhe_training.sources import (
     HDRI_VAL_NAMES,
     SOURCES,
     _decode_exr_js,
@@ -26,7 +26,7 @@ def data(tmp_path, monkeypatch):
 
 class TestPaths:
     def test_missing_data_says_how_to_build(self, data):
-        with pytest.raises(InputError, match="python -m lhe.training.sources"):
+        with pytest.raises(InputError, match="python -m lhe_training.sources"):
             photo_paths("train")
 
     def test_unknown_split(self, data):
@@ -43,7 +43,7 @@ class TestPaths:
         assert [p.name for p in photo_paths("train")] == ["a.jpg", "b.jpg"]
         assert [p.name for p in photo_paths("val")] == ["c.jpg"]
         (data / "photos" / "c.jpg").unlink()
-        with pytest.raises(InputError, match="python -m lhe.training.sources"):
+        with pytest.raises(InputError, match="python -m lhe_training.sources"):
             photo_paths("val")
 
 

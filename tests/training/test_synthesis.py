@@ -3,7 +3,7 @@ import pytest
 
 from lhe.color import linear_to_srgb, srgb_to_linear
 from lhe.errors import InputError, ShapeError
-from lhe.training.synthesis import (
+from lhe_training.synthesis import (
     NoiseProfiles,
     add_poisson_gaussian_noise,
     camera_curve,

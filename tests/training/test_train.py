@@ -1,7 +1,7 @@
 import pytest
 
 from lhe.errors import InputError
-from lhe.training.train import main
+from lhe_training.train import main
 
 
 class TestMain:
@@ -17,4 +17,4 @@ class TestMain:
 
     def test_help(self, capsys):
         assert main(["--help"]) == 0
-        assert "python -m lhe.training.train" in capsys.readouterr().out
+        assert "python -m lhe_training.train" in capsys.readouterr().out

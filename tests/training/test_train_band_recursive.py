@@ -1,4 +1,4 @@
-"""Tests for lhe.training.train_band_recursive: the two DRBN losses and validation scoring."""
+"""Tests for lhe_training.train_band_recursive: the DRBN loss and validation scoring."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lhe.training.perceptual import ssim_loss
-from lhe.training.train_band_recursive import exposure_key_target, score_on_validation, stage1_loss, stage2_loss
+from lhe_training.perceptual import ssim_loss
+from lhe_training.train_band_recursive import score_on_validation, stage1_loss
 
 
 class TestStage1Loss:
@@ -36,35 +36,6 @@ class TestStage1Loss:
         ssim_only = stage1_loss(scales, target, (0.3, 0.7)).item()
         with_l1 = stage1_loss(scales, target, (0.3, 0.7), l1_weight=2.0).item()
         assert with_l1 - ssim_only == pytest.approx(0.7 * 2.0 * 0.1, abs=1e-5)
-
-
-class TestExposureKeyTarget:
-    def test_known_answer(self):
-        # Input grey at linear 0.01, base gain 4 → normalised 0.04; target at 0.16 → +2 stops.
-        from lhe.color import linear_to_srgb
-
-        inputs = linear_to_srgb(torch.full((1, 3, 4, 4), 0.01, dtype=torch.float64))
-        targets = linear_to_srgb(torch.full((1, 3, 4, 4), 0.16, dtype=torch.float64))
-        base = torch.full((1, 1, 1, 1), 4.0, dtype=torch.float64)
-        assert exposure_key_target(inputs, targets, base).item() == pytest.approx(2.0, rel=1e-9)
-
-    def test_clamped_to_what_the_key_can_reach(self):
-        inputs = torch.full((2, 3, 4, 4), 0.01)
-        targets = torch.stack([torch.full((3, 4, 4), 1.0), torch.zeros(3, 4, 4)])
-        out = exposure_key_target(inputs, targets, torch.ones(2, 1, 1, 1)).flatten().tolist()
-        assert out == [3.0, -3.0]
-
-class TestStage2Loss:
-    def test_zero_for_identical(self):
-        x = torch.rand(1, 3, 32, 32) + 0.05
-        assert stage2_loss(x, x).item() == pytest.approx(0.0, abs=2e-3)
-
-    def test_penalises_noise_more_than_small_offset(self):
-        torch.manual_seed(1)
-        target = torch.rand(1, 3, 32, 32) * 0.8 + 0.1
-        noisy = target + 0.05 * torch.randn_like(target)
-        offset = target + 0.01
-        assert stage2_loss(noisy, target) > stage2_loss(offset, target)
 
 
 class TestScoreOnValidation:

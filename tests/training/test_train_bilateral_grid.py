@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from lhe.training import train_bilateral_grid
+from lhe_training import train_bilateral_grid
 from tests.training.conftest import write_data_folder
 
 

@@ -1,4 +1,4 @@
-"""Tests for lhe.training.train_expandnet on a tiny data folder."""
+"""Tests for lhe_training.train_expandnet on a tiny data folder."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from lhe.training import train_expandnet
+from lhe_training import train_expandnet
 from tests.training.conftest import write_data_folder
 
 

@@ -1,4 +1,4 @@
-"""Tests for lhe.training.train_hdrunet: the training loss terms."""
+"""Tests for lhe_training.train_hdrunet: the training loss terms."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lhe.models.hdrunet import tanh_l1_loss
-from lhe.training.train_hdrunet import mu_law_l1_loss, training_loss
+from lhe_training.train_hdrunet import mu_law_l1_loss, training_loss
 
 
 class TestMuLawL1Loss:

@@ -18,7 +18,7 @@ Two changes from the paper, both measured:
   :func:`lhe.shadow_lift.protect_highlights`; the network sees that image and the lift (how far
   the noise was amplified) as a plane, and learns what the operator cannot: denoising, colour,
   the residual exposure error. Training targets are the same operator applied to the clean scene
-  (:mod:`lhe.training.night`).
+  (:mod:`lhe_training.night`).
 - **Half-resolution body** (FFDNet's reversible downsampling): the band network works on the
   2×2 pixel-unshuffled image, so its scales are 1/2, 1/4 and 1/8 and each head emits a 2×2 block
   per position (pixel shuffle) for the bands at full, 1/2 and 1/4 resolution. A quarter of the

@@ -121,11 +121,14 @@ def create_model(name: str, **kwargs: Any) -> Any:
 
 
 def weights_dir() -> Path:
-    """Where shipped checkpoints live: ``$LHE_WEIGHTS`` or the repository's ``weights/``."""
+    """Where shipped checkpoints live: ``$LHE_WEIGHTS``, else the installed package ``lhe.weights``
+    (the repository's top-level ``weights/`` folder, mapped into the wheel)."""
     env = os.environ.get("LHE_WEIGHTS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[3] / "weights"
+    from importlib.resources import files
+
+    return Path(str(files("lhe.weights")))
 
 
 def file_sha256(path: Path) -> str:

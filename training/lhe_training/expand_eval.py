@@ -83,7 +83,7 @@ def make_ldr_input(hdr: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     Returns:
         ``(ldr, truth)``: the ``H×W×3`` sRGB input in [0, 1] and the exposed linear truth.
     """
-    from lhe.training.synthesis import synthesize_ldr_from_hdr
+    from lhe_training.synthesis import synthesize_ldr_from_hdr
 
     result = synthesize_ldr_from_hdr(
         _check(hdr, "hdr"),
@@ -176,7 +176,7 @@ def evaluate_expansion(
     Returns:
         Scores per file stem, plus ``"mean"`` (the mean of each score).
     """
-    from lhe.training.sources import read_hdri
+    from lhe_training.sources import read_hdri
 
     scores = {}
     for path in hdr_paths:

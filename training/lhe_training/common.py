@@ -45,7 +45,7 @@ def seed_everything(seed: int) -> np.random.Generator:
 def runs_root() -> Path:
     """``$LHE_RUNS`` or ``runs/`` at the repository root."""
     env = os.environ.get("LHE_RUNS")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "runs"
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "runs"
 
 
 def run_dir(name: str) -> Path:

@@ -1,15 +1,15 @@
 """Train ``expandnet`` (Marnerides et al. 2018) for single-image LDR → HDR expansion.
 
-``python -m lhe.training.train expandnet [--minutes M] [--steps N] [--init official|scratch]``
+``python -m lhe_training.train expandnet [--minutes M] [--steps N] [--init official|scratch]``
 
 Data, drawn on the fly with a fixed seed:
 
-- training HDR panoramas (:func:`lhe.training.sources.hdri_paths`), rescaled by 0.5–1, randomly
+- training HDR panoramas (:func:`lhe_training.sources.hdri_paths`), rescaled by 0.5–1, randomly
   cropped and flipped, made into LDR inputs by
-  :func:`lhe.training.synthesis.synthesize_ldr_from_hdr` (1–8% of pixels clipped, sRGB / gamma /
+  :func:`lhe_training.synthesis.synthesize_ldr_from_hdr` (1–8% of pixels clipped, sRGB / gamma /
   S-shaped camera curves, sensor noise, 8 bits, JPEG 70–95);
 - pseudo-HDR pairs from the training photographs
-  (:func:`lhe.training.synthesis.pseudo_hdr_from_photo`: 1–4 stops over-exposed).
+  (:func:`lhe_training.synthesis.pseudo_hdr_from_photo`: 1–4 stops over-exposed).
 
 Targets are linear with 1.0 at the LDR's clipping level; the network's sigmoid output is trained
 to ``target / HEADROOM`` (clamped to 1), so it can represent highlights up to ``HEADROOM`` times
@@ -19,7 +19,7 @@ Loss: L1 + 5 · (1 − cosine similarity of RGB vectors), as the paper. Adam, co
 decay. By default the run starts from the authors' published checkpoint (BSD-style licence, which
 permits modified redistribution with the notice kept) and fine-tunes all layers.
 
-Validation: the documented expansion protocol (:mod:`lhe.training.expand_eval`) on blender
+Validation: the documented expansion protocol (:mod:`lhe_training.expand_eval`) on blender
 ``city``, ``forest`` and ``night``, every ``--val-every`` steps and at the end. The exported
 checkpoint is the final one (no selection on the validation images, which are also the benchmark).
 The run resumes from ``runs/expandnet/last.pt``.
@@ -43,7 +43,7 @@ __all__ = ["MODEL_NAME", "HEADROOM", "OFFICIAL_WEIGHTS", "PatchSampler", "valida
 
 MODEL_NAME = "expandnet"
 HEADROOM = 64.0
-OFFICIAL_WEIGHTS = Path(__file__).resolve().parents[3].parent / "shared" / "testvectors" / "expandnet-official" / "weights.pth"
+OFFICIAL_WEIGHTS = Path(__file__).resolve().parents[2].parent / "shared" / "testvectors" / "expandnet-official" / "weights.pth"
 
 
 
@@ -66,8 +66,8 @@ class PatchSampler:
     """
 
     def __init__(self, patch: int, hdr_fraction: float, rng: np.random.Generator) -> None:
-        from lhe.training.sources import hdri_paths, photo_paths, read_hdri, read_photo_uint8
-        from lhe.training.synthesis import load_noise_profiles
+        from lhe_training.sources import hdri_paths, photo_paths, read_hdri, read_photo_uint8
+        from lhe_training.synthesis import load_noise_profiles
 
         self.patch = patch
         self.hdr_fraction = hdr_fraction
@@ -91,7 +91,7 @@ class PatchSampler:
 
     def sample(self) -> tuple[np.ndarray, np.ndarray]:
         """One ``(ldr, target)`` pair of ``patch×patch×3`` float32 arrays."""
-        from lhe.training.synthesis import pseudo_hdr_from_photo, synthesize_ldr_from_hdr
+        from lhe_training.synthesis import pseudo_hdr_from_photo, synthesize_ldr_from_hdr
 
         noise = bool(self.rng.random() < 0.5)
         curve = "srgb" if self.rng.random() < 0.5 else "random"
@@ -127,8 +127,8 @@ def validate(model) -> dict[str, dict[str, float]]:
     import torch
 
     from lhe.models.hdr_scale import align_hdr_scale, blend_highlights_Eilertsen2017
-    from lhe.training.expand_eval import evaluate_expansion
-    from lhe.training.sources import hdri_paths
+    from lhe_training.expand_eval import evaluate_expansion
+    from lhe_training.sources import hdri_paths
 
     def run(blend: bool):
         def expand(ldr: np.ndarray) -> np.ndarray:
@@ -151,7 +151,7 @@ def validate(model) -> dict[str, dict[str, float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lhe.training.train expandnet", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m lhe_training.train expandnet", description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=70.0, help="training time budget over all sessions")
     parser.add_argument("--steps", type=int, default=1000, help="optimisation steps (sets the LR schedule)")
     parser.add_argument("--batch", type=int, default=8)
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from lhe.models.convert import read_licence
     from lhe.models.expandnet import PAPER, ExpandNet, loss_Marnerides2018
-    from lhe.training.common import TrainState, export_checkpoint, log, seed_everything
+    from lhe_training.common import TrainState, export_checkpoint, log, seed_everything
 
     torch.set_num_threads(args.threads)
     rng = seed_everything(args.seed)
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "steps": state.step,
         "training_time": f"{state.elapsed / 60:.1f} min on {args.threads} CPU thread(s)",
-        "validation": {"protocol": "lhe.training.expand_eval (4% clipping sRGB JPEG 90; PSNR-mu, "
+        "validation": {"protocol": "lhe_training.expand_eval (4% clipping sRGB JPEG 90; PSNR-mu, "
                                    "clipped-region RMS log2 luminance)", **scores},
         "notes": (
             ("Fine-tuned from the authors' published checkpoint (weights.pth); " if args.init == "official" else "")

@@ -1,8 +1,8 @@
-"""Training entry point: ``python -m lhe.training.train MODEL [options]``.
+"""Training entry point: ``python -m lhe_training.train MODEL [options]``.
 
-Dispatches to ``lhe.training.train_<model with '-' → '_'>.main(argv)``, e.g.
-``python -m lhe.training.train bilateral-grid --minutes 75`` runs
-:mod:`lhe.training.train_bilateral_grid`. ``python -m lhe.training.train MODEL --help`` lists
+Dispatches to ``lhe_training.train_<model with '-' → '_'>.main(argv)``, e.g.
+``python -m lhe_training.train bilateral-grid --minutes 75`` runs
+:mod:`lhe_training.train_bilateral_grid`. ``python -m lhe_training.train MODEL --help`` lists
 that model's options.
 """
 
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__)
         return 0 if argv else 2
     model = argv[0].replace("-", "_")
-    module_name = f"lhe.training.train_{model}"
+    module_name = f"lhe_training.train_{model}"
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

@@ -1,12 +1,8 @@
 """Image-quality losses for training enhancers without downloaded networks.
 
-SSIM (Wang et al. 2004) is the fidelity loss of DRBN's stage 1. DRBN's stage 2 adds a VGG
-perceptual loss and an adversarial quality loss; no pretrained VGG weights can be fetched here,
-so :func:`perceptual_loss_substitute` replaces them with two terms that measure what those
-losses reward on enhanced photos: sharp, correctly placed edges (an L1 loss on image gradients,
-which a VGG feature loss largely reduces to on low-level layers) and faithful colour (the angle
-between RGB vectors of locally averaged images, a colour-constancy measure that does not
-depend on brightness).
+SSIM (Wang et al. 2004), the structural fidelity loss DRBN trains its band networks with. (The
+paper's second stage adds VGG-perceptual and adversarial losses; a substitute built from gradient
+and colour-angle terms never improved on the first stage here, and the stage was removed.)
 
 References:
     Zhou Wang, Alan C. Bovik, Hamid R. Sheikh, Eero P. Simoncelli, "Image Quality Assessment:
@@ -25,9 +21,6 @@ from lhe.errors import ShapeError
 __all__ = [
     "ssim_Wang2004",
     "ssim_loss",
-    "gradient_loss",
-    "colour_angle_loss",
-    "perceptual_loss_substitute",
 ]
 
 
@@ -104,44 +97,3 @@ def ssim_Wang2004(
 def ssim_loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """``1 − SSIM(x, y)`` for images in [0, 1]; 0 for identical images."""
     return 1.0 - ssim_Wang2004(x, y)
-
-
-def gradient_loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean absolute difference of horizontal and vertical finite differences of ``x`` and ``y``.
-
-    Invariant to adding a constant to either image; penalises blurred or displaced edges and
-    noise (which adds gradient energy) alike.
-    """
-    _check_pair(x, y)
-    dx = (x[..., :, 1:] - x[..., :, :-1]) - (y[..., :, 1:] - y[..., :, :-1])
-    dy = (x[..., 1:, :] - x[..., :-1, :]) - (y[..., 1:, :] - y[..., :-1, :])
-    return 0.5 * (dx.abs().mean() + dy.abs().mean())
-
-
-def colour_angle_loss(x: torch.Tensor, y: torch.Tensor, *, blur: int = 4, eps: float = 1e-8) -> torch.Tensor:
-    """Mean angle (radians) between the RGB vectors of ``x`` and ``y`` after ``blur``×``blur`` averaging.
-
-    Measures colour casts independently of brightness: scaling an image by a positive constant
-    leaves it unchanged. The averaging stops it from rewarding noise-free but wrong hues at edges.
-    """
-    _check_pair(x, y)
-    if blur > 1 and min(x.shape[-2:]) >= blur:
-        x = F.avg_pool2d(x, blur)
-        y = F.avg_pool2d(y, blur)
-    # atan2(|x × y|, x · y) is accurate near 0 where acos of the cosine is not.
-    cross = torch.linalg.cross(x, y, dim=1).norm(dim=1)
-    dot = (x * y).sum(1)
-    return torch.atan2(cross + eps, dot + eps).mean()
-
-
-def perceptual_loss_substitute(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Stand-in for DRBN's VGG + adversarial terms: gradient L1 plus 0.5 × colour angle.
-
-    Args:
-        x: ``(N, 3, H, W)`` enhanced sRGB image.
-        y: ``(N, 3, H, W)`` reference sRGB image.
-
-    Returns:
-        A scalar, 0 for identical images.
-    """
-    return gradient_loss(x, y) + 0.5 * colour_angle_loss(x, y)
