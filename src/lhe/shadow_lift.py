@@ -44,6 +44,7 @@ __all__ = [
     "lift_map",
     "upsample_lift",
     "protect_highlights",
+    "lift_hint",
 ]
 
 BRIGHT_LOG2 = -1.1  # log2 linear luminance an under-exposed photo's 90th percentile is brought to
@@ -127,6 +128,18 @@ def upsample_lift(lift: np.ndarray, height: int, width: int) -> np.ndarray:
     xs = np.clip((np.arange(width) + 0.5) * w / width - 0.5, 0, w - 1)
     coords = np.meshgrid(ys, xs, indexing="ij")
     return scipy.ndimage.map_coordinates(lift, coords, order=1, mode="nearest").astype(np.float32)
+
+
+def lift_hint(lowres: np.ndarray) -> np.ndarray:
+    """The lift of a small sRGB copy (``h×w×3`` in [0, 1]) at that copy's size, scaled to [0, 1].
+
+    What the bilateral-grid network reads beside its 256×256 copy: the operator's decision
+    (:func:`lift_map`, on a copy of half that size) as a fourth channel, so the network learns
+    corrections to it instead of having to rediscover percentiles and base layers.
+    """
+    h, w = lowres.shape[:2]
+    small = lift_map(small_log_luminance(lowres, side=max(1, max(h, w) // 2)))
+    return upsample_lift(small, h, w) / np.float32(MAX_LIFT)
 
 
 def protect_highlights(reference: Any, result: Any, knee: float = KNEE, ceiling: float = CEILING) -> Any:

@@ -87,11 +87,13 @@ class TestForward:
         assert not missing
 
     def test_training_output_is_not_clamped(self):
+        # Training sees the raw affine output (gradients below 0 too); eval clamps to [0, 1].
         model = BilateralGridNet()
         with torch.no_grad():
-            model.predict.bias.mul_(3.0)  # a gain of 3
+            model.predict.bias.mul_(-1.0)  # a gain of -1
         out = model(torch.full((1, 3, 8, 8), 0.5))
-        assert out.max() > 1.4
+        assert out.min() < -0.4
+        assert model.eval()(torch.full((1, 3, 8, 8), 0.5)).min() == 0.0
 
     @pytest.mark.parametrize("shape", [(3, 16, 16), (1, 4, 16, 16), (1, 1, 16, 16)])
     def test_rejects_bad_shapes(self, shape):

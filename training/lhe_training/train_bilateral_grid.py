@@ -185,7 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     resumed = state.resume()
     log(MODEL_NAME, f"{'resumed at step ' + str(state.step) if resumed else 'new run'}: {vars(args)}")
     if args.init and not resumed:
-        model.load_state_dict(load_file(args.init))
+        init = load_file(args.init)
+        first = model.splat[0].weight
+        if init["splat.0.weight"].shape[1] < first.shape[1]:
+            # weights from before the lift-hint channel: that channel starts with zero weights
+            padded = torch.zeros_like(first)
+            padded[:, : init["splat.0.weight"].shape[1]] = init["splat.0.weight"]
+            init["splat.0.weight"] = padded
+        model.load_state_dict(init)
     sampler = Sampler(args.patch, args.hdr_fraction, rng)
     val_pairs = make_night_validation_set(profiles=sampler.profiles)
     uniform_pairs = make_validation_set(profiles=sampler.profiles)

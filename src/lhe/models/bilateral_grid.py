@@ -23,7 +23,7 @@ from lhe import kernels
 from lhe.errors import ShapeError
 from lhe.kernels.reference import GuideParams, compute_guide
 from lhe.models.registry import register_model
-from lhe.shadow_lift import protect_highlights
+from lhe.shadow_lift import lift_hint, protect_highlights
 
 __all__ = ["BilateralGridNet", "bilateral_grid"]
 
@@ -73,8 +73,9 @@ class BilateralGridNet(nn.Module):
         self.grid_size = grid_size
         self.grid_depth = grid_depth
 
-        # Splat: stride-2 convolutions 256 → 16 with 8, 16, 32, 64 channels.
-        widths = [3] + [8 * 2**i for i in range(n_splat)]
+        # Splat: stride-2 convolutions 256 → 16 with 8, 16, 32, 64 channels, from the copy and
+        # the shadow-lift operator's decision on it (lhe.shadow_lift.lift_hint).
+        widths = [4] + [8 * 2**i for i in range(n_splat)]
         self.splat = nn.Sequential(
             *[m for i in range(n_splat) for m in (_conv(widths[i], widths[i + 1], 2), nn.ReLU())]
         )
@@ -133,7 +134,9 @@ class BilateralGridNet(nn.Module):
                 f"Expected a low-resolution input (N, {expected[0]}, {expected[1]}, {expected[2]}), "
                 f"got {tuple(x_lowres.shape)}; resize with BilateralGridNet.downsample"
             )
-        splat = self.splat(x_lowres)
+        hint = torch.stack([torch.from_numpy(lift_hint(one.detach().permute(1, 2, 0).float().cpu().numpy()))
+                            for one in x_lowres])[:, None].to(x_lowres)
+        splat = self.splat(torch.cat([x_lowres, hint], 1))
         local = self.local(splat)
         glob = self.global_fc(self.global_conv(splat).flatten(1))
         fused = torch.relu(local + glob[:, :, None, None])

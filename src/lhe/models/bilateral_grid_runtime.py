@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit, prange
 
 from lhe.errors import ModelError, ShapeError
-from lhe.shadow_lift import CEILING, KNEE
+from lhe.shadow_lift import CEILING, KNEE, lift_hint
 from lhe.slicing_numba import CHUNK, LANES, axis_weights, pixel_runs, slice_chunk
 
 __all__ = ["BilateralGridRuntime"]
@@ -249,7 +249,7 @@ class BilateralGridRuntime:
 
     def _coefficients(self, lowres: np.ndarray) -> np.ndarray:
         w = self._w
-        x = np.ascontiguousarray(lowres.transpose(2, 0, 1), dtype=np.float32)
+        x = np.concatenate([np.asarray(lowres, np.float32).transpose(2, 0, 1), lift_hint(lowres)[None]])
         for index in self._splat:
             x = _relu(_conv3x3(x, w[f"splat.{index}.weight"], w[f"splat.{index}.bias"], 2))
         local = _relu(_conv3x3(x, w["local.0.weight"], w["local.0.bias"], 1))
