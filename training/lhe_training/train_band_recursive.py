@@ -245,6 +245,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         help="weight of the L1 term added to the SSIM at every scale (0: paper's loss)")
     parser.add_argument("--hdr-fraction", type=float, default=0.15, help="share of patches from HDR images")
     parser.add_argument("--recursions", type=int, default=2)
+    parser.add_argument("--init", type=Path, default=None, help="start a new run from these weights")
     parser.add_argument("--val-every", type=int, default=250)
     parser.add_argument("--val-long-side", type=int, default=256, help="validation size during training")
     parser.add_argument("--save-every", type=int, default=25)
@@ -364,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     val_pairs = make_night_validation_set(long_side=args.val_long_side, profiles=sampler.profiles)
     state = TrainState(MODEL_NAME, model, torch.optim.Adam(model.parameters(), lr=args.lr), rng)
     resumed = state.resume()
+    if args.init is not None and not resumed:
+        model.load_state_dict(load_file(str(args.init)))
     log(MODEL_NAME, f"{'resumed at step ' + str(state.step) if resumed else 'new run'}: {vars(args)}")
     log(MODEL_NAME, f"{len(sampler.photos)} train photos, {len(sampler.hdris)} train HDRIs, "
                     f"{len(val_pairs)} validation images")
