@@ -230,8 +230,9 @@ def _numeric_first(name: str) -> tuple:
     return (0, int(stem), name) if stem.isdigit() else (1, 0, name)
 
 
-def load_set(spec: RealSet, location: Path, cache: Path) -> LoadedSet:
-    """The pictures of ``spec`` from a git mirror or a plain folder at ``location``."""
+def load_set(spec: RealSet, location: Path, cache: Path, limit: int | None = None) -> LoadedSet:
+    """The pictures of ``spec`` from a git mirror or a plain folder at ``location``: at most
+    ``limit`` of them, evenly spaced in name order (only those are extracted from a mirror)."""
     _refuse_lol_test_split(location)
     git_dir = _git_dir(location)
     if git_dir is not None:
@@ -246,22 +247,21 @@ def load_set(spec: RealSet, location: Path, cache: Path) -> LoadedSet:
         if spec.paired:
             low_folder, high_folder = spec.folders
             highs = {Path(p).name: (p, b, s) for p, b, s in listing[high_folder]}
-            for path, blob, size in sorted(listing[low_folder], key=lambda e: _numeric_first(e[0])):
-                name = Path(path).name
-                if name not in highs:
-                    loaded.skipped.append(f"{path} (no high-light partner)")
-                    continue
-                low_file, low_source = local(path, blob, size)
-                high_file, high_source = local(*highs[name])
-                loaded.pictures.append(Picture(name, low_file, low_source, high_file, high_source))
+            pairs = []
+            for entry in sorted(listing[low_folder], key=lambda e: _numeric_first(e[0])):
+                if Path(entry[0]).name in highs:
+                    pairs.append((entry, highs[Path(entry[0]).name]))
+                else:
+                    loaded.skipped.append(f"{entry[0]} (no high-light partner)")
+            for low, high in evenly_spaced(pairs, limit):
+                low_file, low_source = local(*low)
+                high_file, high_source = local(*high)
+                loaded.pictures.append(Picture(Path(low[0]).name, low_file, low_source, high_file, high_source))
         else:
-            entries = [e for folder in spec.folders for e in listing[folder]]
-            paths = [p for p, _, _ in entries]
-            if spec.one_per_scene:
-                paths = _first_capture_per_scene(paths)
-            by_path = {p: (b, s) for p, b, s in entries}
-            for path in paths:
-                file, source = local(path, *by_path[path])
+            entries = {p: (p, b, s) for folder in spec.folders for p, b, s in listing[folder]}
+            paths = _first_capture_per_scene(list(entries)) if spec.one_per_scene else list(entries)
+            for path in evenly_spaced(paths, limit):
+                file, source = local(*entries[path])
                 loaded.pictures.append(Picture(path, file, source))
         return loaded
 
@@ -269,6 +269,7 @@ def load_set(spec: RealSet, location: Path, cache: Path) -> LoadedSet:
     loaded = LoadedSet(spec, {"repository": spec.repository + " (local copy)", "commit": None,
                               "folder": str(location.resolve())})
     if spec.paired:
+        pairs = []
         for low in sorted((location / "low").iterdir(), key=lambda p: _numeric_first(p.name)):
             high = location / "high" / low.name
             if not _is_image(low.name):
@@ -276,14 +277,15 @@ def load_set(spec: RealSet, location: Path, cache: Path) -> LoadedSet:
             if not high.is_file():
                 loaded.skipped.append(f"{low} (no high-light partner)")
                 continue
-            loaded.pictures.append(Picture(low.name, low, {"path": str(low)}, high, {"path": str(high)}))
+            pairs.append(Picture(low.name, low, {"path": str(low)}, high, {"path": str(high)}))
+        loaded.pictures = evenly_spaced(pairs, limit)
         return loaded
     files = sorted(p for p in location.rglob("*") if p.is_file() and _is_image(p.name))
     relative = [p.relative_to(location).as_posix() for p in files]
     relative = [r for r in relative if not _excluded(r, spec.exclude)]
     if spec.one_per_scene:
         relative = _first_capture_per_scene(relative)
-    loaded.pictures = [Picture(r, location / r, {"path": str(location / r)}) for r in relative]
+    loaded.pictures = [Picture(r, location / r, {"path": str(location / r)}) for r in evenly_spaced(relative, limit)]
     return loaded
 
 
@@ -584,9 +586,9 @@ def main(argv: list[str] | None = None) -> int:
         if location is None:
             print(f"{key}: no mirror or folder given (--{key}); skipped", file=sys.stderr)
             continue
-        loaded = load_set(SETS[key], Path(location), args.cache)
-        limit = args.limit if key != "lol" else min(x for x in (args.limit, args.lol_limit, 10**9) if x is not None)
-        loaded.pictures = evenly_spaced(loaded.pictures, limit)
+        limits = [args.limit] + ([args.lol_limit] if SETS[key].paired else [])
+        limit = min((x for x in limits if x is not None), default=None)
+        loaded = load_set(SETS[key], Path(location), args.cache, limit)
         loaded_sets[key] = loaded
         where = loaded.origin.get("commit") and f"@ {loaded.origin['commit'][:7]}: {', '.join(SETS[key].folders)}"
         print(f"{SETS[key].title}: {len(loaded.pictures)} pictures from {loaded.origin['repository']} "
