@@ -455,11 +455,13 @@ def print_targets(checks: list[dict], models: list[str]) -> None:
         mine = [c for c in checks if c["model"] == model]
         for c in mine:
             if c["set"] in (POOLED, "lol"):
-                print(f"  {model:<20} {c['set']:<13} {c['target']:<26} {'PASS' if c['pass'] else 'FAIL'}  {c['detail']}")
+                verdict = "PASS" if c["pass"] else "FAIL"
+                print(f"  {model:<20} {c['set']:<13} {c['target']:<26} {verdict}  {c['detail']}")
         per_set = [c for c in mine if c["set"] not in (POOLED, "lol")]
         if per_set:
             for target in dict.fromkeys(c["target"] for c in per_set):
-                marks = " ".join(f"{c['set']} {'pass' if c['pass'] else 'FAIL'}" for c in per_set if c["target"] == target)
+                marks = " ".join(f"{c['set']} {'pass' if c['pass'] else 'FAIL'}"
+                                 for c in per_set if c["target"] == target)
                 print(f"  {model:<20} {'per set':<13} {target:<26} {marks}")
 
 
@@ -579,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
 
     started = time.monotonic()
+    lhe_commit = _lhe_commit()  # read now: the branch may move while a long run goes on
     methods = list(BASELINE_METHODS) + list(args.models)
     loaded_sets: dict[str, LoadedSet] = {}
     for key in args.sets:
@@ -591,8 +594,9 @@ def main(argv: list[str] | None = None) -> int:
         loaded = load_set(SETS[key], Path(location), args.cache, limit)
         loaded_sets[key] = loaded
         where = loaded.origin.get("commit") and f"@ {loaded.origin['commit'][:7]}: {', '.join(SETS[key].folders)}"
+        skipped = f"; {len(loaded.skipped)} skipped" if loaded.skipped else ""
         print(f"{SETS[key].title}: {len(loaded.pictures)} pictures from {loaded.origin['repository']} "
-              f"{where or loaded.origin.get('folder')}" + (f"; {len(loaded.skipped)} skipped" if loaded.skipped else ""))
+              f"{where or loaded.origin.get('folder')}{skipped}")
         for line in loaded.skipped:
             print(f"  skipped {line}")
 
@@ -674,7 +678,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "command": "python benchmarks/lowlight_real.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "lhe_commit": _lhe_commit(),
+        "lhe_commit": lhe_commit,
         "long_side": args.long_side,
         "models": {m: {"weights": weights.get(m, "shipped"),
                        "sha256": None if m in weights else getattr(read_card(m.split("@")[0]), "sha256", None)}
@@ -706,7 +710,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _lhe_commit() -> str | None:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+        return subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"],
+                              capture_output=True, text=True, check=True,
                               cwd=Path(__file__).resolve().parent).stdout.strip()
     except (subprocess.CalledProcessError, FileNotFoundError):
         return None

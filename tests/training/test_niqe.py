@@ -16,7 +16,8 @@ import pytest
 from lhe.errors import ShapeError
 from lhe.training.niqe import niqe_available, niqe_Mittal2013
 
-pytestmark = pytest.mark.skipif(not niqe_available(), reason="BasicSR not installed (pip install --no-deps basicsr==1.4.2)")
+pytestmark = pytest.mark.skipif(not niqe_available(),
+                                reason="BasicSR not installed (pip install --no-deps basicsr==1.4.2)")
 
 
 def _pink_noise_photo(shape: tuple[int, int] = (288, 384), seed: int = 0) -> np.ndarray:
