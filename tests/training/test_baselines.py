@@ -8,10 +8,11 @@ from lhe_training.baselines import (
     enhance_auto_levels,
     enhance_best_gamma,
     enhance_clahe_lab,
+    enhance_gamma_to_mean_luma,
     enhance_identity,
     validate_baseline,
 )
-from lhe_training.metrics import psnr
+from lhe_training.metrics import mean_luma, psnr
 
 
 @pytest.fixture
@@ -26,6 +27,29 @@ class TestEnhanceIdentity:
     def test_shape_error(self):
         with pytest.raises(ShapeError):
             enhance_identity(np.zeros((4, 4)))
+
+
+class TestEnhanceGammaToMeanLuma:
+    def test_reaches_the_mean_luma(self, target):
+        dark = (target * 0.2).astype(np.float32)
+        # the exponent is fitted on a 1/16 subsample, so the full image lands close, not exact
+        assert mean_luma(enhance_gamma_to_mean_luma(dark)) == pytest.approx(0.45, abs=0.01)
+
+    def test_is_a_power_law(self, target):
+        out = enhance_gamma_to_mean_luma(target, mean_luma=0.3)
+        gamma = np.log(out[0, 0, 0]) / np.log(target[0, 0, 0])
+        np.testing.assert_allclose(out, target**gamma, rtol=1e-4)
+
+    def test_darkens_a_bright_picture(self):
+        bright = np.full((8, 8, 3), 0.8, np.float32)
+        assert float(enhance_gamma_to_mean_luma(bright).mean()) == pytest.approx(0.45, abs=1e-3)
+
+    def test_black_unchanged(self):
+        np.testing.assert_array_equal(enhance_gamma_to_mean_luma(np.zeros((8, 8, 3), np.float32)), 0.0)
+
+    def test_shape_error(self):
+        with pytest.raises(ShapeError):
+            enhance_gamma_to_mean_luma(np.zeros((4, 4)))
 
 
 class TestEnhanceBestGamma:

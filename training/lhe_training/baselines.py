@@ -15,8 +15,8 @@ import numpy as np
 
 from lhe.errors import InputError, ShapeError
 
-__all__ = ["BASELINES", "enhance_identity", "enhance_best_gamma", "enhance_auto_levels",
-           "enhance_clahe_lab", "validate_baseline"]
+__all__ = ["BASELINES", "enhance_identity", "enhance_best_gamma", "enhance_gamma_to_mean_luma",
+           "enhance_auto_levels", "enhance_clahe_lab", "validate_baseline"]
 
 
 def _check(image: np.ndarray) -> np.ndarray:
@@ -58,6 +58,47 @@ def enhance_best_gamma(image: np.ndarray, target: np.ndarray) -> np.ndarray:
             lo = a
     gamma = np.float32(np.exp((lo + hi) / 2))
     return np.where(image > 0, base**gamma, 0.0).astype(np.float32)
+
+
+def enhance_gamma_to_mean_luma(image: np.ndarray, target: np.ndarray | None = None,
+                               mean_luma: float = 0.45) -> np.ndarray:
+    """Global gamma ``image ** g`` on the sRGB values, with ``g`` chosen so that the result's mean
+    Rec.709 luma is ``mean_luma``: the simplest automatic brightening, without looking at a target.
+
+    ``g`` is found by bisection on ``log g`` in [log 0.02, log 50] (mean luma falls monotonically
+    as ``g`` grows), on every 4th pixel of every 4th row. A picture brighter than ``mean_luma``
+    is darkened (``g > 1``); an all-black one is returned unchanged.
+
+    Args:
+        image: ``H×W×3`` sRGB in [0, 1].
+        target: unused (same signature as the other baselines).
+        mean_luma: the mean luma to reach (0.45, about a mid-grey print).
+
+    Example:
+        >>> out = enhance_gamma_to_mean_luma(np.full((4, 4, 3), 0.1, np.float32))
+        >>> round(float(out.mean()), 3)
+        0.45
+    """
+    from lhe.color import BT709_LUMA
+
+    image = _check(image)
+    sample = image[::4, ::4].astype(np.float64) if min(image.shape[:2]) >= 8 else image.astype(np.float64)
+    weights = np.asarray(BT709_LUMA)
+    if float((sample @ weights).max()) <= 0.0:
+        return image.copy()
+
+    def luma_after(log_g: float) -> float:
+        return float((sample ** np.exp(log_g) @ weights).mean())
+
+    lo, hi = np.log(0.02), np.log(50.0)
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        if luma_after(mid) > mean_luma:
+            lo = mid  # still too bright: a larger exponent darkens
+        else:
+            hi = mid
+    gamma = np.float32(np.exp(0.5 * (lo + hi)))
+    return np.power(image, gamma).astype(np.float32)
 
 
 def enhance_auto_levels(image: np.ndarray, target: np.ndarray | None = None,
