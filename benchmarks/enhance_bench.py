@@ -6,7 +6,7 @@ Measures, each in a fresh process (wall time and peak RSS from wait4):
   Python process running OpenCV CLAHE on L* over the same six files (target ratio ≤ 1.5,
   lhe peak memory ≤ 800 MB);
 - one-image latency including start-up (target ≤ 3 s) and `lhe --help` (target ≤ 0.5 s);
-- every other model asked for on one 12 MP JPEG (band-recursive: peak memory ≤ 3 GB).
+- every other model asked for on one 12 MP JPEG (band-recursive: ≤ 15 s, peak memory ≤ 2 GB).
 The six photos are real ones (examples/ and the enhancement dataset's validation photos when
 built), darkened 3 stops and resized to 4000×3000.
 """
@@ -111,7 +111,8 @@ def main() -> None:
         print(f"lhe --help: {help_time:.2f} s (target <= 0.5)")
         for model in models[1:]:
             wall, peak = best([*LHE, "enhance", str(inputs[0]), "-o", f"{out}/", "--quiet", "--model", model])
-            print(f"one 12 MP JPEG with {model}: {wall:.1f} s, peak {peak:.0f} MB")
+            target = " (target <= 15 s, <= 2048 MB)" if model == "band-recursive" else ""
+            print(f"one 12 MP JPEG with {model}: {wall:.1f} s, peak {peak:.0f} MB{target}")
         try:
             import torch
 
