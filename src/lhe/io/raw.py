@@ -10,11 +10,12 @@ import numpy as np
 
 from lhe.errors import InputError
 from lhe.io.image import Image, Metadata
+from lhe.io.limits import SizeLimit
 
 __all__ = ["read_raw", "read_raw_metadata"]
 
 
-def read_raw(source: Path | bytes, name: str, max_pixels: int) -> Image:
+def read_raw(source: Path | bytes, name: str, limit: SizeLimit) -> Image:
     """Demosaic a RAW file to linear sRGB-primaries samples (uint16) with the camera's white
     balance, no auto-brightening and no tone curve, so exposures stay comparable for merging."""
     import rawpy
@@ -25,10 +26,7 @@ def read_raw(source: Path | bytes, name: str, max_pixels: int) -> Image:
         raise InputError(f"{name}: not a readable RAW file ({type(exc).__name__}: {exc})") from exc
     with raw:
         sizes = raw.sizes
-        if sizes.width * sizes.height > max_pixels:
-            raise InputError(
-                f"{name}: {sizes.width}×{sizes.height} exceeds --max-pixels {max_pixels:,}; raise the limit to read it"
-            )
+        limit.check(sizes.width, sizes.height, name)
         try:
             samples = raw.postprocess(
                 gamma=(1, 1),
