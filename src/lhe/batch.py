@@ -465,35 +465,27 @@ def run_jobs(
     # Resolved now: a library may swap sys.stdout for a moment in a worker thread.
     reporter = _Reporter(quiet, json_lines, records or sys.stdout)
     todo = [job for job in jobs if not job.skip]
-    results: dict[int, JobResult] = {}
-    for index, job in enumerate(jobs):
-        if job.skip:
-            results[index] = reporter(JobResult(job, True, 0.0, skipped=True))
-    indices = [i for i, job in enumerate(jobs) if not job.skip]
+    results: list[JobResult] = []
     show_progress = not quiet and len(todo) > 1 and sys.stderr.isatty()
     with _progress(show_progress, label, len(todo)) as advance:
-        if workers > 1 and len(todo) > 1:
-            pool = ThreadPoolExecutor(max_workers=workers)
-            try:
-                futures = [pool.submit(run_one, job) for job in todo]
-                for index, future in zip(indices, futures):
-                    results[index] = reporter(future.result())
-                    advance()
-            except BaseException:
+        pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 and len(todo) > 1 else None
+        try:
+            # Submitted in order, reported in order (skipped jobs where they stand).
+            pending = {id(job): pool.submit(run_one, job) for job in todo} if pool else {}
+            for job in jobs:
+                if job.skip:
+                    results.append(reporter(JobResult(job, True, 0.0, skipped=True)))
+                    continue
+                results.append(reporter(pending[id(job)].result() if pool else run_one(job)))
+                advance()
+        except BaseException:
+            if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
-                remove_active_temporaries()
-                raise
+            remove_active_temporaries()
+            raise
+        if pool is not None:
             pool.shutdown(wait=True)
-        else:
-            try:
-                for index, job in zip(indices, todo):
-                    results[index] = reporter(run_one(job))
-                    advance()
-            except BaseException:
-                remove_active_temporaries()
-                raise
-    ordered = [results[i] for i in range(len(jobs))]
-    summary = Summary(ordered, wall_seconds=time.perf_counter() - start, aborted=fatal[0] if fatal else "")
+    summary = Summary(results, wall_seconds=time.perf_counter() - start, aborted=fatal[0] if fatal else "")
     if not quiet and (len(jobs) > 1 or summary.failed == 0) and jobs[0].output != STDIO and not summary.aborted:
         print(summary.line(), file=sys.stderr)
     return summary
