@@ -160,6 +160,8 @@ def _stdout_for_data() -> Iterator[None]:
     finally:
         try:
             data.flush()
+        except (OSError, ValueError):
+            pass  # a failed write to stdout has been reported already (exit code and a line)
         finally:
             sys.stdout = original
             os.dup2(saved, 1)
