@@ -214,6 +214,7 @@ class JobResult:
     extra: dict = field(default_factory=dict)
     exit_code: int = 2  # of a failure: 2 bad input, 1 anything else (a write, memory, a bug)
     skipped: bool = False
+    fatal: bool = False  # a batch-wide failure (the model cannot load): reported once
 
 
 def output_folder(output: str | None, jobs_count: int) -> Path | None:
@@ -394,7 +395,8 @@ def _describe(exc: BaseException, job: Job) -> tuple[str, int]:
     label = job.label
     if isinstance(exc, LheError):
         message = str(exc)
-        named = job.inputs[0] in message or (job.output != STDIO and job.output in message) or message.startswith("<stdin>")
+        name = "<stdin>" if job.inputs[0] == STDIO else job.inputs[0]
+        named = name in message or (job.output != STDIO and job.output in message)
         return (message if named else f"{label}: {message}"), exc.exit_code
     if isinstance(exc, MemoryError):
         return f"{label}: out of memory; free memory or use fewer --workers", 1
@@ -447,7 +449,7 @@ def run_jobs(
     def run_one(job: Job) -> JobResult:
         began = time.perf_counter()
         if fatal:
-            return JobResult(job, False, 0.0, error="", exit_code=2)
+            return JobResult(job, False, 0.0, error="", exit_code=2, fatal=True)  # not run
         try:
             extra = work(job) or {}
             return JobResult(job, True, time.perf_counter() - began, extra=extra)
@@ -455,7 +457,7 @@ def run_jobs(
             raise
         except ModelError as exc:
             fatal.append(str(exc))
-            return JobResult(job, False, time.perf_counter() - began, error=str(exc), exit_code=2)
+            return JobResult(job, False, time.perf_counter() - began, error=str(exc), exit_code=2, fatal=True)
         except Exception as exc:  # noqa: BLE001 - every per-file failure is reported, not raised
             if debug:
                 traceback.print_exc(file=sys.stderr)
@@ -502,7 +504,7 @@ class _Reporter:
     def __call__(self, result: JobResult) -> JobResult:
         if not result.ok and result.error and result.error not in self.printed:
             print(f"lhe: error: {result.error}", file=sys.stderr)
-            if result.exit_code == 2 and not result.job.inputs[0] in result.error:
+            if result.fatal:
                 self.printed.add(result.error)
         if self.json_lines and self.records_open:
             record = {

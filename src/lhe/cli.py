@@ -133,9 +133,9 @@ def _one_line_warnings() -> Iterator[None]:
 @contextlib.contextmanager
 def _stdout_for_data() -> Iterator[None]:
     """Keep file descriptor 1 for lhe's own output: Python's ``sys.stdout`` writes to a copy
-    of it, and the descriptor itself points at /dev/null (stderr with LHE_DEBUG=1), so a C
-    library's chatter (OpenEXR's "Warning: Exception raised reading pixel data" on a broken
-    file) cannot land inside a JSON stream or an image on stdout."""
+    of it, and the descriptor itself points at /dev/null (stderr with LHE_DEBUG=1), so what a
+    C library prints there cannot land inside a JSON stream or an image on stdout. (The
+    OpenEXR binding prints through Python's ``sys.stdout``; :mod:`lhe.io.exr` mutes that.)"""
     try:
         descriptor = sys.stdout.fileno()
     except (AttributeError, ValueError, OSError):  # not a real stream (tests)

@@ -222,7 +222,8 @@ def write_image(
             a failed write (disk full, read-only folder, closed stdout); nothing is left behind.
     """
     to_stdout = str(target) == STDIO
-    fmt = check_target(target, format=format, bit_depth=bit_depth, overwrite=overwrite, output_profile=output_profile)
+    fmt = check_target(target, format=format, bit_depth=bit_depth, overwrite=overwrite, output_profile=output_profile,
+                       terminal_check=stdout is None)
     if image.alpha is not None and fmt not in _alpha_formats():
         warnings.warn(
             f"{image.meta.source or 'input'}: alpha channel dropped ({fmt.upper()} has none; png, tiff, webp and exr keep it)",
@@ -271,9 +272,11 @@ def check_target(
     bit_depth: int | None = None,
     overwrite: bool = False,
     output_profile: str = "srgb",
+    terminal_check: bool = True,
 ) -> str:
     """Check that ``target`` can be written as asked, without writing anything; returns the
     format name. The batch runs this for every output before any image is processed.
+    ``terminal_check``: refuse ``-`` when the process's stdout is a terminal.
 
     Raises:
         OutputError: unknown or unwritable format, a bit depth the format cannot hold, an
@@ -305,7 +308,7 @@ def check_target(
         if fmt in HDR_FORMATS:
             raise OutputError(f"--output-profile applies to display pictures; {fmt.upper()} holds linear Rec. 709")
     if to_stdout:
-        if _stdout_is_terminal():
+        if terminal_check and _stdout_is_terminal():
             raise OutputError("refusing to write image data to a terminal; redirect stdout (> out.png) or pipe it")
         return fmt
     final = Path(target)
