@@ -220,11 +220,11 @@ class TestStaleTemporaries:
         import subprocess
         import sys
 
-        from lhe.io import _HOST, remove_stale_temporaries
+        from lhe.io import _host, remove_stale_temporaries
 
         dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
-        stale = _touch(tmp_path / f".lhe-{_HOST}-{dead}-abc.png")
-        alive = _touch(tmp_path / f".lhe-{_HOST}-{os.getppid()}-abc.png")
+        stale = _touch(tmp_path / f".lhe-{_host()}-{dead}-abc.png")
+        alive = _touch(tmp_path / f".lhe-{_host()}-{os.getppid()}-abc.png")
         elsewhere = _touch(tmp_path / f".lhe-ffffffff-{dead}-abc.png")
         other = _touch(tmp_path / ".lhe-notes.txt")
         assert remove_stale_temporaries([tmp_path]) == 1

@@ -350,7 +350,17 @@ class TestAlphaAndFormats:
     def test_memory_limit(self, dark, tmp_path):
         result = invoke("enhance", str(dark), "-o", str(tmp_path / "o.png"), "--max-memory", "1M", "--model", "classical")
         assert result.exit_code == 2
-        assert "dark.jpg: 800×600 (0 MP) needs about 19.2 MB of memory to process, more than the 1.0 MB --max-memory allows" in result.output
+        assert "dark.jpg: 800×600 (0 MP) needs about 68.7 MB of memory to process, more than the 1.0 MB --max-memory allows" in result.output
+
+    def test_decompression_bomb_refused_before_decoding(self, tmp_path, counted):
+        """A zero-filled 17000×17000 PNG is 843 KB; the pixel limit lets it through, the memory
+        estimate does not where it would not fit (here a machine with 4 GB to spare)."""
+        from tests.io.test_bad_input import _png_header_only
+
+        _png_header_only(tmp_path / "bomb.png", 17000, 17000)
+        result = invoke("enhance", str(tmp_path / "bomb.png"), "-o", str(tmp_path / "o.png"), "--max-memory", "4G")
+        assert result.exit_code == 2 and counted == []
+        assert "bomb.png: 17000×17000 (289 MP) needs about 6.5 GB of memory to process, more than the 4.0 GB --max-memory allows" in result.output
 
 
 class TestColourManagedOutput:

@@ -140,9 +140,9 @@ class TestInterruptedBatch:
         process.kill()
         process.wait()
         # A write in flight at SIGKILL leaves its temporary file; make sure there is one.
-        from lhe.io import _HOST
+        from lhe.io import _host
 
-        (out / f".lhe-{_HOST}-{process.pid}-left.png").write_bytes(b"half an image")
+        (out / f".lhe-{_host()}-{process.pid}-left.png").write_bytes(b"half an image")
         done = {p.name for p in out.iterdir() if not p.name.startswith(".")}
         result = lhe("enhance", str(batch), "-o", str(out), "--model", "classical", "--skip-existing", "--json",
                      capture_output=True, text=True)

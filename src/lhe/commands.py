@@ -20,10 +20,25 @@ from lhe.io.limits import available_memory, parse_size
 
 __all__ = ["run_enhance", "run_expand_hdr", "run_merge", "run_tonemap", "list_models", "import_checkpoint"]
 
-#: Working memory per pixel of each command (decoded samples, float copies, the operation's
-#: buffers), for the memory limit checked before decoding. Measured peaks on 12 MP images,
-#: rounded up: see benchmarks/enhance_bench.py and benchmarks/hdr_bench.py.
-BYTES_PER_PIXEL = {"enhance": 40, "expand-hdr": 64, "tonemap": 64, "merge-exposures": 48}
+#: Working memory per pixel (bytes) of each command and model, for 8-bit and for 16-bit/float
+#: input, checked against the memory available before an image is decoded. Peak RSS minus
+#: start-up on one 12 MP photo on the development machine (2 cores), rounded up by about a
+#: third: bilateral-grid 13 (uint8 runtime) / 100 (torch, 16-bit input); classical enhance 112;
+#: band-recursive 147, HDRUNet 120, ExpandNet 127 (tiled: README); classical expand-hdr 72;
+#: tonemap local 58, reinhard 72; merge-exposures 16 per frame.
+_WORKING_BYTES: dict[tuple[str, str | None], tuple[float, float]] = {
+    ("enhance", "bilateral-grid"): (24, 128),
+    ("enhance", "classical"): (150, 150),
+    ("enhance", None): (200, 200),  # band-recursive and any other learned model
+    ("expand-hdr", "classical"): (96, 96),
+    ("expand-hdr", None): (170, 170),
+    ("tonemap", None): (96, 96),
+    ("merge-exposures", None): (24, 24),  # per frame of the bracket
+}
+
+
+def _working_bytes(task: str, model: Optional[str]) -> tuple[float, float]:
+    return _WORKING_BYTES.get((task, model)) or _WORKING_BYTES[(task, None)]
 
 
 def _workers(requested: Optional[int], jobs: int) -> int:
@@ -36,16 +51,19 @@ def _workers(requested: Optional[int], jobs: int) -> int:
     return workers
 
 
-def _size_limit(max_pixels: int, max_memory: Optional[str], workers: int, bytes_per_pixel: float) -> SizeLimit:
+def _size_limit(max_pixels: int, max_memory: Optional[str], workers: int, per_pixel: tuple[float, float]) -> SizeLimit:
     """Both size limits of one image: ``--max-pixels``, and its share (one of ``workers``
-    images in flight) of ``--max-memory`` or of the memory the machine has available."""
+    images in flight) of ``--max-memory`` or of the memory the machine has available, at
+    ``per_pixel`` working bytes (8-bit, 16-bit/float input)."""
+    narrow, wide = per_pixel
     total = parse_size(max_memory) if max_memory else available_memory()
     if total is None:
-        return SizeLimit(max_pixels=max_pixels, bytes_per_pixel=bytes_per_pixel)
+        return SizeLimit(max_pixels=max_pixels, bytes_per_pixel=narrow, bytes_per_pixel_wide=wide)
     source = "--max-memory allows" if max_memory else "available"
     if workers > 1:
         source += f" to each of {workers} images in parallel"
-    return SizeLimit(max_pixels=max_pixels, max_memory=total // workers, bytes_per_pixel=bytes_per_pixel, memory_source=source)
+    return SizeLimit(max_pixels=max_pixels, max_memory=total // workers, bytes_per_pixel=narrow,
+                     bytes_per_pixel_wide=wide, memory_source=source)
 
 
 def _extension(format: Optional[str], *, fallback: str, keep_input: bool) -> Callable[[str], str]:
@@ -133,17 +151,16 @@ def _single_image_batch(
     quiet: bool,
     json_lines: bool,
     label: str,
-    prepare: Optional[Callable[[], None]] = None,
+    prepare: Optional[Callable[[], Optional[str]]] = None,
 ) -> batch.Summary:
     jobs = _plan(inputs, output, suffix=suffix, extension=extension, recursive=recursive,
                  skip_existing=skip_existing, overwrite=overwrite, quiet=quiet)
     check_options = {k: v for k, v in write_options.items() if k in ("bit_depth", "output_profile")}
     _check_outputs(jobs, format=format, stdout_format=stdout_format, overwrite=overwrite, **check_options)
     todo = sum(not job.skip for job in jobs)
-    if todo and prepare is not None:
-        prepare()
+    model = prepare() if todo and prepare is not None else None
     workers = _workers(workers, max(todo, 1))
-    limit = _size_limit(max_pixels, max_memory, workers, BYTES_PER_PIXEL[task])
+    limit = _size_limit(max_pixels, max_memory, workers, _working_bytes(task, model))
 
     def work(job: batch.Job) -> None:
         image = read_image(job.inputs[0], limit=limit)
@@ -162,9 +179,10 @@ def run_enhance(inputs, output, *, model, weights, strength, device, format, qua
         raise InputError(f"enhance writes display images; --format {format} is for HDR, use jpeg, png, tiff, webp or heif")
     chosen = {}
 
-    def prepare() -> None:  # model and device checked once, before the first image
+    def prepare() -> str:  # model and device checked once, before the first image
         chosen["device"] = api.resolve_device(device)
         chosen["model"] = api.check_model("enhance", model, weights)
+        return chosen["model"]
 
     def transform(image: Image) -> Image:
         return api.enhance(image, model=chosen["model"], strength=strength, device=chosen["device"], weights=weights)
@@ -186,9 +204,10 @@ def run_expand_hdr(inputs, output, *, model, weights, device, format, float32, o
         raise InputError(f"expand-hdr writes HDR: --format must be exr, hdr or tiff, got '{format}'")
     chosen = {}
 
-    def prepare() -> None:
+    def prepare() -> str:
         chosen["device"] = api.resolve_device(device)
         chosen["model"] = api.check_model("expand-hdr", model, weights)
+        return chosen["model"]
 
     def transform(image: Image) -> Image:
         return api.expand_hdr(image, model=chosen["model"], device=chosen["device"], weights=weights)
@@ -259,7 +278,8 @@ def run_merge(inputs, output, *, times, exposures, response, save_response, alig
     todo = [job for job in jobs if not job.skip]
     workers = _workers(workers, max(len(todo), 1))
     frames_most = max((len(job.inputs) for job in todo), default=1)
-    limit = _size_limit(max_pixels, max_memory, workers, BYTES_PER_PIXEL["merge-exposures"] * frames_most)
+    per_frame = _working_bytes("merge-exposures", None)
+    limit = _size_limit(max_pixels, max_memory, workers, (per_frame[0] * frames_most, per_frame[1] * frames_most))
 
     def work(job: batch.Job) -> dict:
         frames = [read_image(f, limit=limit) for f in job.inputs]

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
+import functools
 import os
-import socket
 import stat
 import sys
 import tempfile
@@ -49,7 +48,15 @@ __all__ = [
 
 STDIO = "-"
 TEMP_PREFIX = ".lhe-"
-_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+
+
+@functools.lru_cache(maxsize=1)
+def _host() -> str:
+    """Eight hex digits naming this machine in temporary file names (shared folders)."""
+    import hashlib
+    import socket
+
+    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
 
 
 def is_hdr_format(fmt: str) -> bool:
@@ -378,7 +385,7 @@ _ACTIVE_LOCK = threading.Lock()
 
 
 def _temp_prefix() -> str:
-    return f"{TEMP_PREFIX}{_HOST}-{os.getpid()}-"
+    return f"{TEMP_PREFIX}{_host()}-{os.getpid()}-"
 
 
 def is_temporary_name(name: str) -> bool:
@@ -417,7 +424,7 @@ def remove_stale_temporaries(folders) -> int:
             continue
         for entry in entries:
             parts = entry.name[len(TEMP_PREFIX):].split("-", 2)
-            if not entry.name.startswith(TEMP_PREFIX) or len(parts) < 3 or parts[0] != _HOST or not parts[1].isdigit():
+            if not entry.name.startswith(TEMP_PREFIX) or len(parts) < 3 or parts[0] != _host() or not parts[1].isdigit():
                 continue
             pid = int(parts[1])
             if pid == os.getpid() or _process_alive(pid):

@@ -66,7 +66,7 @@ def read_exr(path: Path, name: str, limit: SizeLimit) -> Image:
         width, height = int(x1 - x0 + 1), int(y1 - y0 + 1)
     except Exception as exc:  # OpenEXR raises RuntimeError for broken headers
         raise InputError(f"{name}: not a readable OpenEXR file ({str(exc).splitlines()[0]})") from exc
-    limit.check(width, height, name)
+    limit.check(width, height, name, wide=True)
     try:
         with _binding_stdout_muted():
             channels = OpenEXR.File(str(path), separate_channels=True).channels()

@@ -122,7 +122,7 @@ def _read_tiff(source: Path | bytes, name: str, limit: SizeLimit) -> Image:
     try:
         with tifffile.TiffFile(io.BytesIO(source) if isinstance(source, bytes) else source) as tif:
             page = tif.pages.first
-            limit.check(page.imagewidth, page.imagelength, name)
+            limit.check(page.imagewidth, page.imagelength, name, wide=page.bitspersample > 8 or page.sampleformat == 3)
             array = page.asarray()
             tags = page.tags
             orientation = int(tags["Orientation"].value) if "Orientation" in tags else 1
@@ -154,7 +154,7 @@ def read_ldr(source: Path | bytes, fmt: str, name: str, limit: SizeLimit) -> Ima
     data = source if isinstance(source, bytes) else None
     try:
         with PILImage.open(io.BytesIO(source) if isinstance(source, bytes) else source) as pil:
-            limit.check(pil.width, pil.height, name)
+            limit.check(pil.width, pil.height, name, wide=fmt == "png" and _png_bit_depth(source) == 16)
             if (pil.format or "").upper() in _ANIMATED_FORMATS and getattr(pil, "is_animated", False):
                 frames = getattr(pil, "n_frames", 0)
                 raise InputError(

@@ -25,11 +25,11 @@ DEFAULT_BYTES_PER_PIXEL = 32.0
 
 
 def format_size(size: float) -> str:
-    """``1.5 GB``-style text for a byte count."""
+    """``1.5 GB``-style text for a byte count, in the binary units ``--max-memory 8G`` means."""
     for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
+        if size < 1024 or unit == "TB":
             return f"{size:.0f} {unit}" if unit in ("B", "KB") else f"{size:.1f} {unit}"
-        size /= 1000
+        size /= 1024
     raise AssertionError("unreachable")
 
 
@@ -82,20 +82,25 @@ def available_memory() -> int | None:
 @dataclass(frozen=True)
 class SizeLimit:
     """What an image may be: at most ``max_pixels`` pixels, and at most ``max_memory`` bytes
-    of working memory at ``bytes_per_pixel`` (None: no memory limit)."""
+    of working memory (None: no memory limit) at ``bytes_per_pixel`` for 8-bit samples and
+    ``bytes_per_pixel_wide`` for 16-bit or float samples (which may take another code path,
+    a learned model in torch rather than the uint8 runtime; None: the same)."""
 
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_memory: int | None = None
     bytes_per_pixel: float = DEFAULT_BYTES_PER_PIXEL
+    bytes_per_pixel_wide: float | None = None
     memory_source: str = "available"  # how the memory limit was set, for the message
 
-    def check(self, width: int, height: int, name: str) -> None:
-        """Raise InputError naming ``name`` when a ``width``×``height`` image exceeds a limit."""
+    def check(self, width: int, height: int, name: str, *, wide: bool = False) -> None:
+        """Raise InputError naming ``name`` when a ``width``×``height`` image (16-bit or
+        float samples when ``wide``) exceeds a limit."""
         pixels = int(width) * int(height)
         if pixels > self.max_pixels:
             raise InputError(f"{name}: {width}×{height} exceeds --max-pixels {self.max_pixels:,}; raise the limit to read it")
         if self.max_memory is not None:
-            needed = pixels * self.bytes_per_pixel
+            per_pixel = self.bytes_per_pixel_wide if wide and self.bytes_per_pixel_wide is not None else self.bytes_per_pixel
+            needed = pixels * per_pixel
             if needed > self.max_memory:
                 raise InputError(
                     f"{name}: {width}×{height} ({pixels / 1e6:.0f} MP) needs about {format_size(needed)} of memory to "

@@ -30,7 +30,7 @@ def read_radiance(data: bytes, name: str, limit: SizeLimit) -> Image:
     import imagecodecs
 
     width, height = _header_size(data[:4096], name)
-    limit.check(width, height, name)
+    limit.check(width, height, name, wide=True)
     try:
         pixels = imagecodecs.rgbe_decode(data)
     except Exception as exc:

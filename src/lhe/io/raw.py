@@ -26,7 +26,7 @@ def read_raw(source: Path | bytes, name: str, limit: SizeLimit) -> Image:
         raise InputError(f"{name}: not a readable RAW file ({type(exc).__name__}: {exc})") from exc
     with raw:
         sizes = raw.sizes
-        limit.check(sizes.width, sizes.height, name)
+        limit.check(sizes.width, sizes.height, name, wide=True)
         try:
             samples = raw.postprocess(
                 gamma=(1, 1),
