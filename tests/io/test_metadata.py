@@ -174,3 +174,32 @@ class TestExposureToLdrOutputs:
         meta = read_image(tmp_path / "a.tif").meta
         assert meta.bit_depth == 16 and meta.exposure_time == pytest.approx(1 / 30, rel=1e-4)
         assert meta.f_number == pytest.approx(4.0)
+
+
+class TestRawMetadata:
+    def test_camera_from_the_raw_container_reaches_the_picture(self, tmp_path):
+        from tests.io.dng import write_dng
+
+        write_dng(tmp_path / "a.dng", np.full((32, 48, 3), 0.2), exposure_time=1 / 30, f_number=4.0)
+        image = read_image(tmp_path / "a.dng")
+        write_image(image, tmp_path / "a.jpg")
+        with PILImage.open(tmp_path / "a.jpg") as out:
+            exif = out.getexif()
+            assert (exif[0x010F], exif[0x0110]) == ("lhe", "test camera")
+            assert 0x0111 not in exif and 0x828E not in exif  # no strip offsets, no CFA pattern
+            assert float(exif.get_ifd(0x8769)[0x829A]) == pytest.approx(1 / 30, rel=1e-4)
+
+    def test_oversized_maker_note_dropped_for_jpeg_only(self, tmp_path):
+        from lhe.io import Image
+
+        exif = PILImage.Exif()
+        exif[0x010F] = "maker"
+        exif.get_ifd(0x8769)[0x927C] = bytes(70_000)
+        image = Image(np.full((4, 4, 3), 0.5, np.float32), linear=False)
+        image.meta.exif = exif.tobytes()
+        write_image(image, tmp_path / "a.jpg")
+        write_image(image, tmp_path / "a.png")
+        with PILImage.open(tmp_path / "a.jpg") as out:
+            assert out.getexif()[0x010F] == "maker" and 0x927C not in out.getexif().get_ifd(0x8769)
+        with PILImage.open(tmp_path / "a.png") as out:
+            assert len(out.getexif().get_ifd(0x8769)[0x927C]) == 70_000

@@ -309,6 +309,10 @@ def write_ldr(
         return
     samples = _samples_8bit(image, output_profile)
     if fmt == "jpeg":
+        if exif and len(exif) > 65527:  # a JPEG EXIF segment holds 64 KB: drop the maker note
+            from lhe.io.metadata import without_maker_note
+
+            exif = without_maker_note(exif)
         path.write_bytes(encode_jpeg(samples, quality, exif=exif, icc=icc))
         return
     samples = _with_alpha(samples, alpha)

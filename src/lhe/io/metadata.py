@@ -27,6 +27,8 @@ __all__ = [
     "exposure_tags",
     "camera_fields",
     "exif_for_output",
+    "exif_from_container",
+    "without_maker_note",
     "ORIENTATION_TAG",
     "EXIF_IFD",
     "GPS_IFD",
@@ -46,6 +48,9 @@ _COLOUR_SPACE = 0xA001
 _MAKE, _MODEL, _ARTIST, _COPYRIGHT = 0x010F, 0x0110, 0x013B, 0x8298
 _LENS_MAKE, _LENS_MODEL, _FOCAL_LENGTH = 0xA433, 0xA434, 0x920A
 _GPS_LAT_REF, _GPS_LAT, _GPS_LON_REF, _GPS_LON, _GPS_ALT_REF, _GPS_ALT = 1, 2, 3, 4, 5, 6
+_MAKER_NOTE = 0x927C
+#: IFD0 tags that describe the photograph rather than the file's own image structure.
+_DESCRIPTIVE_IFD0 = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x013C, 0x8298)
 
 
 def _as_float(value: Any) -> float | None:
@@ -244,3 +249,41 @@ def exif_for_output(meta: Metadata, *, srgb: bool) -> bytes | None:
         if str(interop.get(1, "")).strip("\x00 ") == "R03":
             interop[1] = "R98"  # DCF basic file (sRGB) instead of the Adobe RGB option file
     return exif.tobytes()
+
+
+def exif_from_container(exif: PILImage.Exif, meta: Metadata) -> bytes:
+    """A clean EXIF block for a picture made from a TIFF-based RAW file (DNG, NEF, CR2, ARW,
+    …): the RAW's descriptive IFD0 tags (make, model, artist, copyright, date), its EXIF and
+    GPS directories, and the exposure fields of ``meta`` where the RAW kept them in IFD0
+    (TIFF/EP); none of the RAW's image-structure tags (strips, CFA pattern, DNG colour data)."""
+    out = PILImage.Exif()
+    for tag in _DESCRIPTIVE_IFD0:
+        if tag in exif:
+            out[tag] = exif[tag]
+    source = exif.get_ifd(EXIF_IFD)
+    target = out.get_ifd(EXIF_IFD)
+    target.update({tag: value for tag, value in source.items() if tag != INTEROP_IFD})
+    gps = exif.get_ifd(GPS_IFD)
+    if gps:
+        out.get_ifd(GPS_IFD).update(gps)
+    if meta.exposure_time is not None and _EXPOSURE_TIME not in target:
+        target[_EXPOSURE_TIME] = _rational(meta.exposure_time)
+    if meta.f_number is not None and _F_NUMBER not in target:
+        target[_F_NUMBER] = _rational(meta.f_number, 100)
+    if meta.iso is not None and _ISO not in target:
+        target[_ISO] = int(round(meta.iso))
+    if meta.capture_time and _DATETIME_ORIGINAL not in target:
+        target[_DATETIME_ORIGINAL] = str(meta.capture_time)
+    return out.tobytes()
+
+
+def without_maker_note(data: bytes) -> bytes:
+    """The EXIF block without the maker note (the camera maker's private data, often tens of
+    kilobytes): for JPEG, whose EXIF segment holds at most 64 KB."""
+    try:
+        exif = _load_exif(data)
+        ifd = exif.get_ifd(EXIF_IFD)
+        ifd.pop(_MAKER_NOTE, None)
+        return exif.tobytes()
+    except Exception:  # malformed: nothing better to offer
+        return data

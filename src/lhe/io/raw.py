@@ -42,7 +42,27 @@ def read_raw(source: Path | bytes, name: str, limit: SizeLimit) -> Image:
         except (rawpy.LibRawError, ValueError) as exc:
             raise InputError(f"{name}: cannot decode RAW data ({exc})") from exc
         meta = _metadata(raw)
+    meta.exif = _container_exif(source, meta)
     return Image(linear=True, meta=meta, samples=np.ascontiguousarray(samples))
+
+
+def _container_exif(source: Path | bytes, meta: Metadata) -> bytes | None:
+    """EXIF of a TIFF-based RAW file (camera, lens, dates, GPS, copyright) read with Pillow's
+    TIFF directory parser (Pillow cannot open the mosaic itself); None for other containers
+    (CR3, RAF) or a directory the parser gives up on."""
+    from PIL import Image as PILImage
+
+    from lhe.io.metadata import exif_from_container
+
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    if data[:4] not in (b"II*\x00", b"MM\x00*"):
+        return None
+    try:
+        exif = PILImage.Exif()
+        exif.load(data)
+        return exif_from_container(exif, meta) if len(exif) else None
+    except Exception:  # a directory Pillow cannot parse: exposure fields only
+        return None
 
 
 def _metadata(raw: Any) -> Metadata:
