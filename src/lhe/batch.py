@@ -42,6 +42,8 @@ __all__ = [
     "find_inputs",
     "expand_inputs",
     "drop_own_outputs",
+    "mirrored_folders",
+    "output_folder",
     "plan_outputs",
     "apply_existing",
     "clean_stale_temporaries",

@@ -37,6 +37,7 @@ __all__ = [
     "read_image",
     "read_capture_time",
     "write_image",
+    "check_target",
     "DEFAULT_MAX_PIXELS",
     "STDIO",
     "TEMP_PREFIX",

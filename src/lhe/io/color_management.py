@@ -42,12 +42,15 @@ __all__ = [
     "validate_output_profile",
     "icc_profile",
     "linear_rec709_icc",
-    "profile_description",
+    "rgb_to_xyz_matrix",
     "is_srgb_equivalent",
+    "input_profile",
     "to_working_space",
     "linear_to_rec709",
     "from_working_space",
+    "from_working_space_8bit",
     "chromaticities_to_rec709",
+    "exif_colour_space",
 ]
 
 
@@ -186,14 +189,6 @@ def _open_profile(icc: bytes):
     return ImageCms.ImageCmsProfile(io.BytesIO(icc))
 
 
-def profile_description(icc: bytes) -> str:
-    """The profile's description tag ('' when it has none or cannot be read)."""
-    try:
-        return (_open_profile(icc).profile.profile_description or "").strip()
-    except Exception:
-        return ""
-
-
 def _colour_space(icc: bytes) -> str:
     return icc[16:20].decode("latin-1", "replace").strip() if len(icc) >= 20 else ""
 
@@ -286,7 +281,7 @@ def to_working_space(samples: np.ndarray, icc: bytes, *, linear: bool = False) -
         from PIL import ImageCms
 
         picture = PILImage.fromarray(np.ascontiguousarray(samples), "RGB")
-        return np.asarray(ImageCms.applyTransform(picture, _transform_8bit(icc, srgb, "RGB")))
+        return np.array(ImageCms.applyTransform(picture, _transform_8bit(icc, srgb, "RGB")))
     if samples.dtype == np.uint16:
         # LittleCMS's 16-bit transforms are optimised into sampled tables that miss by up to
         # 15 levels (of 255) next to the gamut edge; its float transforms are exact.
@@ -329,7 +324,7 @@ def from_working_space_8bit(samples: np.ndarray, profile: str) -> np.ndarray:
     from PIL import ImageCms
 
     picture = PILImage.fromarray(np.ascontiguousarray(samples), "RGB")
-    return np.asarray(ImageCms.applyTransform(picture, _transform_8bit(icc_profile("srgb"), icc_profile(profile), "RGB")))
+    return np.array(ImageCms.applyTransform(picture, _transform_8bit(icc_profile("srgb"), icc_profile(profile), "RGB")))
 
 
 def chromaticities_to_rec709(pixels: np.ndarray, chromaticities) -> np.ndarray:
