@@ -110,6 +110,8 @@ def find_inputs(patterns: Sequence[str], *, recursive: bool = False, exclude: Se
             relative = Path(path.name)
         if _hidden(relative):
             return False
+        if not excluded:
+            return True
         absolute, top = path.resolve(), root.resolve()
         return not any(e != top and _inside(e, top) and _inside(absolute, e) for e in excluded)
 
