@@ -131,6 +131,7 @@ class TestTonemap:
         write_image(Image(bad, linear=True), tmp_path / "bad.exr", float32=True)
         result = invoke("tonemap", str(tmp_path / "bad.exr"), "-o", str(tmp_path / "x.jpg"))
         assert result.exit_code == 2 and not (tmp_path / "x.jpg").exists()
+        assert f"lhe: error: {tmp_path / 'bad.exr'}: HDR image has 3 non-finite values" in result.output
 
     def test_ldr_input_refused(self, tmp_path, examples):
         result = invoke("tonemap", str(examples / "bridge.jpg"), "-o", str(tmp_path / "x.jpg"))
@@ -153,3 +154,85 @@ class TestGroupByCaptureTime:
         assert sorted(json.loads(line)["output"] for line in result.stdout.splitlines()) == [
             str(tmp_path / "hdr" / "a0.exr"), str(tmp_path / "hdr" / "b0.exr")
         ]
+
+
+class TestHdrPathKeepsMetadataAndColour:
+    def test_adobe_rgb_photo_through_expand_and_tonemap(self, tmp_path):
+        """expand-hdr → tonemap of an Adobe RGB camera photo: colours converted by LittleCMS,
+        camera, GPS and copyright kept, the picture tagged."""
+        import io
+
+        from PIL import Image as PILImage
+        from PIL import ImageCms, TiffImagePlugin
+
+        from lhe.color import linear_to_srgb, srgb_to_linear
+        from lhe.io.color_management import icc_profile
+
+        y, x = np.mgrid[0:24, 0:32]
+        colours = np.stack([40 + 5 * x, 60 + 6 * y, 200 - 4 * x], axis=-1).astype(np.uint8)  # all below 0.9
+        exif = PILImage.Exif()
+        exif[0x010F], exif[0x0110], exif[0x8298] = "Canon", "EOS R6", "(c) Photographer"
+        exif.get_ifd(0x8769)[0x829A] = TiffImagePlugin.IFDRational(1, 60)
+        gps = exif.get_ifd(0x8825)
+        gps[1], gps[2] = "N", (TiffImagePlugin.IFDRational(45, 1), TiffImagePlugin.IFDRational(0, 1), TiffImagePlugin.IFDRational(0, 1))
+        gps[3], gps[4] = "E", (TiffImagePlugin.IFDRational(7, 1), TiffImagePlugin.IFDRational(30, 1), TiffImagePlugin.IFDRational(0, 1))
+        PILImage.fromarray(colours).save(tmp_path / "photo.png", icc_profile=icc_profile("adobe-rgb"), exif=exif.tobytes())
+
+        assert invoke("expand-hdr", str(tmp_path / "photo.png"), "-o", str(tmp_path / "p.exr"), "--model", "classical").exit_code == 0
+        reference = np.asarray(ImageCms.profileToProfile(
+            PILImage.fromarray(colours), ImageCms.ImageCmsProfile(io.BytesIO(icc_profile("adobe-rgb"))),
+            ImageCms.createProfile("sRGB"), renderingIntent=1,
+        ))
+        hdr = read_image(tmp_path / "p.exr")
+        # Within one 8-bit level of LittleCMS (8-bit transforms round differently by one level
+        # now and then), plus the half float's precision.
+        assert np.abs(linear_to_srgb(hdr.pixels) * 255 - reference).max() <= 1.1
+        assert np.abs(hdr.pixels - srgb_to_linear(reference / 255.0)).mean() < 2e-4
+        assert hdr.meta.camera["make"] == "Canon" and hdr.meta.camera["latitude"] == pytest.approx(45.0)
+
+        result = invoke("tonemap", str(tmp_path / "p.exr"), "-o", str(tmp_path / "p.png"), "--method", "gamma", "--gamma", "2.4")
+        assert result.exit_code == 0, result.output
+        with PILImage.open(tmp_path / "p.png") as out:
+            assert out.info["icc_profile"] == icc_profile("srgb")
+            written = out.getexif()
+            assert (written[0x010F], written[0x0110], written[0x8298]) == ("Canon", "EOS R6", "(c) Photographer")
+            assert float(written.get_ifd(0x8769)[0x829A]) == pytest.approx(1 / 60)
+            assert [float(v) for v in written.get_ifd(0x8825)[4]] == [7, 30, 0]
+
+
+class TestWeightsRecognised:
+    def _authors_checkpoint(self, path):
+        """A state dict in the ExpandNet authors' key layout (local_net.i.0.weight, …)."""
+        import torch
+
+        from lhe.models.registry import create_model
+
+        names = {"local_branch": "local_net", "dilated_branch": "mid_net", "global_branch": "glob_net", "fusion": "end_net"}
+        state = {}
+        for key, value in create_model("expandnet").state_dict().items():
+            branch, index, parameter = key.split(".")
+            state[f"{names[branch]}.{int(index) // 2}.0.{parameter}"] = value
+        torch.save(state, path)
+
+    def test_model_for_checkpoint(self, tmp_path):
+        import torch
+        from safetensors.torch import save_file
+
+        from lhe import api
+        from lhe.errors import ModelError
+        from lhe.models.registry import create_model
+
+        self._authors_checkpoint(tmp_path / "weights.pth")
+        assert api.model_for_checkpoint(tmp_path / "weights.pth", "expand-hdr") == "expandnet"
+        save_file(create_model("hdrunet").state_dict(), str(tmp_path / "mine.safetensors"))
+        assert api.model_for_checkpoint(tmp_path / "mine.safetensors", "expand-hdr") == "hdrunet"
+        torch.save({"conv.weight": torch.zeros(2, 3, 3, 3)}, tmp_path / "other.pth")
+        with pytest.raises(ModelError, match="fits none of the expand-hdr models"):
+            api.model_for_checkpoint(tmp_path / "other.pth", "expand-hdr")
+
+    def test_expand_hdr_with_authors_weights_needs_no_model_option(self, tmp_path, smooth_rgb):
+        self._authors_checkpoint(tmp_path / "authors.pth")
+        write_image(Image(smooth_rgb, linear=False), tmp_path / "s.png")
+        result = invoke("expand-hdr", str(tmp_path / "s.png"), "--weights", str(tmp_path / "authors.pth"), "-o", str(tmp_path / "s.exr"))
+        assert result.exit_code == 0, result.output
+        assert read_image(tmp_path / "s.exr").meta.attributes["lheModel"] == "expandnet"

@@ -29,6 +29,8 @@ __all__ = [
     "merge_exposures",
     "tonemap",
     "resolve_device",
+    "check_model",
+    "model_for_checkpoint",
     "share_cores",
     "default_model",
     "CLASSICAL",
@@ -68,6 +70,114 @@ def default_model(task: str) -> str:
 
     learned = _LEARNED_DEFAULTS[task]
     return learned if read_card(learned) is not None else CLASSICAL
+
+
+def check_model(task: str, model: str | None, weights: str | Path | None) -> str:
+    """The model a batch of ``task`` will run, checked before any image is read.
+
+    Args:
+        task: ``enhance`` or ``expand-hdr``.
+        model: the name asked for, or None for the default (or, with ``weights``, the model
+            the checkpoint is for).
+        weights: a checkpoint file instead of the shipped one, or None.
+
+    Returns:
+        The model name.
+
+    Raises:
+        ModelError: an unknown name, a missing checkpoint file, or a checkpoint that fits no
+            ``task`` model.
+    """
+    if weights is not None and not Path(weights).is_file():
+        raise ModelError(f"Weights file not found: {weights}")
+    if model is None and weights is not None:
+        return model_for_checkpoint(weights, task)
+    name = model or default_model(task)
+    if name == CLASSICAL:
+        if weights is not None:
+            raise ModelError(f"--weights does not apply to the {CLASSICAL} method; drop it or pick a learned --model")
+        return name
+    from lhe.models.registry import read_card
+
+    card = read_card(name)
+    if card is not None and card.task == task:
+        return name  # a shipped model: known without importing torch
+    from lhe.models.registry import available_models
+
+    if name not in available_models(task):
+        valid = ", ".join([CLASSICAL, *available_models(task)])
+        raise ModelError(f"Unknown {task} model '{name}'; available: {valid}")
+    return name
+
+
+def model_for_checkpoint(weights: str | Path, task: str) -> str:
+    """The ``task`` model a checkpoint file is for: the name in the model card beside it, else
+    the model whose parameter names and shapes the file holds (lhe's safetensors, or an
+    official ``.pth`` the model class converts)."""
+    import json
+
+    path = Path(weights)
+    card = path.with_suffix(".json")
+    if card.is_file():
+        try:
+            data = json.loads(card.read_text())
+        except ValueError:
+            data = {}
+        if isinstance(data, dict) and data.get("task") == task and isinstance(data.get("name"), str):
+            return data["name"]
+    from lhe.models.registry import available_models, create_model
+
+    shapes = _checkpoint_shapes(path)
+    candidates = available_models(task)
+    for name in candidates:
+        model = create_model(name)
+        state = shapes
+        convert = getattr(model, "from_official_state_dict", None)
+        if path.suffix in (".pth", ".pt") and convert is not None:
+            try:
+                state = {k: tuple(v.shape) for k, v in convert(_FakeState(shapes)).items()}
+            except Exception:  # not this model's official layout
+                state = shapes
+        expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        if state == expected:
+            return name
+    raise ModelError(
+        f"{path}: fits none of the {task} models ({', '.join(candidates)}); pass --model NAME for the model it is for"
+    )
+
+
+class _FakeState(dict):
+    """Parameter shapes dressed as tensors (``.shape``), for converters that only rename keys."""
+
+    def __init__(self, shapes: dict) -> None:
+        super().__init__({key: _Shaped(shape) for key, shape in shapes.items()})
+
+
+class _Shaped:
+    def __init__(self, shape: tuple) -> None:
+        self.shape = shape
+
+
+def _checkpoint_shapes(path: Path) -> dict[str, tuple]:
+    """Parameter name → shape of a checkpoint, without running any code from it."""
+    try:
+        if path.suffix in (".pth", ".pt"):
+            import torch
+
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+                state = state["state_dict"]
+            if not isinstance(state, dict):
+                raise ModelError(f"{path}: holds a {type(state).__name__}, not a state dict")
+            return {k: tuple(v.shape) for k, v in state.items() if hasattr(v, "shape")}
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="numpy") as handle:
+            return {k: tuple(handle.get_slice(k).get_shape()) for k in handle.keys()}
+    except ModelError:
+        raise
+    except Exception as exc:
+        raise ModelError(f"Cannot read {path} as a checkpoint: {str(exc).splitlines()[0]}") from exc
 
 
 _torch_threads: int | None = None
@@ -161,7 +271,7 @@ def enhance(
             runtime = _cached_runtime(str(checkpoint_path(name, weights)))
             samples = runtime.enhance_uint8(image.samples(np.uint8), 1.0 if exposure else strength)
             if not exposure:
-                return Image(linear=False, meta=image.meta, samples=samples)
+                return Image(linear=False, meta=image.meta, samples=samples, alpha=image.alpha)
             source = image.samples(np.uint8).astype(np.float32) / np.float32(255)
             result = _expose(source, samples.astype(np.float32) / np.float32(255), exposure)
             return image.with_pixels(source + np.float32(strength) * (result - source), linear=False)

@@ -1,16 +1,22 @@
 """The ``lhe`` command line: thin Typer commands over :mod:`lhe.api`, :mod:`lhe.io` and :mod:`lhe.batch`.
 
 No image maths here. Every :class:`lhe.errors.LheError` becomes one line on stderr and an exit
-code in :func:`_guarded` (2 usage/bad input, 1 partial batch failure).
+code in :func:`_guarded` (2 usage/bad input, 1 partial batch failure); warnings become one
+``lhe: warning:`` line each. While a command runs, stdout carries only its data (JSON records,
+the image of ``-o -``): what a library writes to file descriptor 1 is dropped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import signal
 import sys
+import threading
+import warnings
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Callable, Iterator, Optional
 
 import typer
 
@@ -37,6 +43,24 @@ app = typer.Typer(
 models_app = typer.Typer(help="List the shipped models, or import an official checkpoint.", no_args_is_help=False)
 app.add_typer(models_app, name="models")
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from lhe import __version__
+
+        typer.echo(f"lhe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print lhe's version and exit.")
+    ] = False,
+) -> None:
+    pass
+
+
 # Options shared by the image commands.
 Inputs = Annotated[list[str], typer.Argument(help="Image files, folders, quoted glob patterns ('shoot/**/*.NEF'), or - for stdin.", show_default=False)]
 Output = Annotated[Optional[str], typer.Option("-o", "--output", help="Output file, folder (ends with /), or - for stdout. Default: NAME_<suffix>.<ext> next to each input.")]
@@ -47,6 +71,9 @@ Recursive = Annotated[bool, typer.Option("--recursive", "-r", help="Descend into
 Workers = Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Images processed in parallel (default: one per CPU core, at most 4).")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
 MaxPixels = Annotated[int, typer.Option("--max-pixels", min=1, help="Refuse images larger than this many pixels.")]
+MaxMemory = Annotated[Optional[str], typer.Option("--max-memory", help="Memory the batch may use, e.g. 8G (default: what the machine has available); images that would need more are refused before decoding.")]
+SkipExisting = Annotated[bool, typer.Option("--skip-existing", help="Keep outputs that already exist and make only the missing ones (for re-runs).")]
+OutputProfile = Annotated[str, typer.Option("--output-profile", help="Colour profile of the picture: srgb, display-p3 or adobe-rgb (converted and embedded).")]
 Format = Annotated[Optional[str], typer.Option("--format", "-f", help="Output format: jpeg png tiff webp heif exr hdr (needed for -o -).")]
 Quality = Annotated[int, typer.Option("--quality", min=1, max=100, help="JPEG/WebP/HEIF quality.")]
 BitDepth = Annotated[Optional[int], typer.Option("--bit-depth", help="8 or 16 for PNG/TIFF (default: the input's).")]
@@ -59,17 +86,86 @@ def _guarded(command: Callable) -> Callable:
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with _one_line_warnings(), _stdout_for_data():
+                return command(*args, **kwargs)
         except LheError as exc:
             if os.environ.get("LHE_DEBUG"):
                 raise
             typer.echo(f"lhe: error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
+        except BrokenPipeError:
+            # The reader of stdout has gone (lhe models | head): not an error of ours.
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
         except KeyboardInterrupt:
+            from lhe.io import remove_active_temporaries
+
+            remove_active_temporaries()
             typer.echo("lhe: interrupted", err=True)
+            if threading.active_count() > 1:
+                # Worker threads still run their image; their writes are atomic, and waiting
+                # for them would keep Ctrl-C from stopping the batch.
+                sys.stderr.flush()
+                with contextlib.suppress(Exception):
+                    sys.stdout.flush()
+                os._exit(130)
             raise typer.Exit(130) from None
 
     return run
+
+
+@contextlib.contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Warnings (an unreadable ICC profile, a dropped alpha channel) as ``lhe: warning: …``."""
+    original = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        print(f"lhe: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = original
+
+
+@contextlib.contextmanager
+def _stdout_for_data() -> Iterator[None]:
+    """Keep file descriptor 1 for lhe's own output: Python's ``sys.stdout`` writes to a copy
+    of it, and the descriptor itself points at /dev/null (stderr with LHE_DEBUG=1), so what a
+    C library prints there cannot land inside a JSON stream or an image on stdout. (The
+    OpenEXR binding prints through Python's ``sys.stdout``; :mod:`lhe.io.exr` mutes that.)"""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):  # not a real stream (tests)
+        yield
+        return
+    if descriptor != 1:
+        yield
+        return
+    original = sys.stdout
+    original.flush()
+    saved = os.dup(1)
+    if os.environ.get("LHE_DEBUG"):
+        os.dup2(2, 1)
+    else:
+        sink = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(sink, 1)
+        os.close(sink)
+    data = os.fdopen(saved, "w", encoding=original.encoding, errors=original.errors, closefd=False)
+    sys.stdout = data
+    try:
+        yield
+    finally:
+        try:
+            data.flush()
+        except (OSError, ValueError):
+            pass  # a failed write to stdout has been reported already (exit code and a line)
+        finally:
+            sys.stdout = original
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 def _finish(summary: Any) -> None:
@@ -100,10 +196,13 @@ def enhance(
     format: Format = None,
     quality: Quality = 95,
     bit_depth: BitDepth = None,
+    output_profile: OutputProfile = "srgb",
     overwrite: Overwrite = False,
+    skip_existing: SkipExisting = False,
     recursive: Recursive = False,
     workers: Workers = None,
     max_pixels: MaxPixels = 300_000_000,
+    max_memory: MaxMemory = None,
     quiet: Quiet = False,
     json_lines: JsonLines = False,
 ) -> None:
@@ -113,7 +212,8 @@ def enhance(
     _finish(commands.run_enhance(
         inputs, output, model=model, weights=weights, strength=strength, exposure=exposure, device=device, format=format,
         quality=quality, bit_depth=bit_depth, overwrite=overwrite, recursive=recursive, workers=workers,
-        max_pixels=max_pixels, quiet=quiet, json_lines=json_lines,
+        max_pixels=max_pixels, quiet=quiet, json_lines=json_lines, skip_existing=skip_existing,
+        max_memory=max_memory, output_profile=output_profile,
     ))
 
 
@@ -134,9 +234,11 @@ def expand_hdr(
     format: Annotated[Optional[str], typer.Option("--format", "-f", help="exr (default), hdr or tiff.")] = None,
     float32: Float32 = False,
     overwrite: Overwrite = False,
+    skip_existing: SkipExisting = False,
     recursive: Recursive = False,
     workers: Workers = None,
     max_pixels: MaxPixels = 300_000_000,
+    max_memory: MaxMemory = None,
     quiet: Quiet = False,
     json_lines: JsonLines = False,
 ) -> None:
@@ -146,7 +248,7 @@ def expand_hdr(
     _finish(commands.run_expand_hdr(
         inputs, output, model=model, weights=weights, device=device, format=format, float32=float32,
         overwrite=overwrite, recursive=recursive, workers=workers, max_pixels=max_pixels, quiet=quiet,
-        json_lines=json_lines,
+        json_lines=json_lines, skip_existing=skip_existing, max_memory=max_memory,
     ))
 
 
@@ -173,10 +275,13 @@ def merge_exposures(
     fuse: Annotated[bool, typer.Option("--fuse", help="Write an exposure-fused LDR picture (Mertens) instead of HDR.")] = False,
     format: Format = None,
     float32: Float32 = False,
+    output_profile: OutputProfile = "srgb",
     overwrite: Overwrite = False,
+    skip_existing: SkipExisting = False,
     recursive: Recursive = False,
     workers: Workers = None,
     max_pixels: MaxPixels = 300_000_000,
+    max_memory: MaxMemory = None,
     quiet: Quiet = False,
     json_lines: JsonLines = False,
 ) -> None:
@@ -191,7 +296,8 @@ def merge_exposures(
         inputs, output, times=times, exposures=exposures, response=response, save_response=save_response,
         align=align, deghost=deghost, reference=reference, group=group, group_gap=group_gap, fuse=fuse,
         format=format, float32=float32, overwrite=overwrite, recursive=recursive, workers=workers,
-        max_pixels=max_pixels, quiet=quiet, json_lines=json_lines,
+        max_pixels=max_pixels, quiet=quiet, json_lines=json_lines, skip_existing=skip_existing,
+        max_memory=max_memory, output_profile=output_profile,
     ))
 
 
@@ -212,10 +318,13 @@ def tonemap(
     format: Format = None,
     quality: Quality = 95,
     bit_depth: BitDepth = None,
+    output_profile: OutputProfile = "srgb",
     overwrite: Overwrite = False,
+    skip_existing: SkipExisting = False,
     recursive: Recursive = False,
     workers: Workers = None,
     max_pixels: MaxPixels = 300_000_000,
+    max_memory: MaxMemory = None,
     quiet: Quiet = False,
     json_lines: JsonLines = False,
 ) -> None:
@@ -225,7 +334,8 @@ def tonemap(
     _finish(commands.run_tonemap(
         inputs, output, method=method, exposure=exposure, saturation=saturation, gamma=gamma, format=format,
         quality=quality, bit_depth=bit_depth, overwrite=overwrite, recursive=recursive, workers=workers,
-        max_pixels=max_pixels, quiet=quiet, json_lines=json_lines,
+        max_pixels=max_pixels, quiet=quiet, json_lines=json_lines, skip_existing=skip_existing,
+        max_memory=max_memory, output_profile=output_profile,
     ))
 
 
@@ -258,8 +368,14 @@ def models_import(
     commands.import_checkpoint(checkpoint, output, model=model, overwrite=overwrite)
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops a batch the way Ctrl-C does: no temporary file left
+
+
 def main() -> None:
     """Console-script entry point."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     app(prog_name="lhe")
 
 

@@ -14,10 +14,31 @@ from typing import Callable, Optional, Sequence
 
 from lhe import batch
 from lhe.errors import InputError, OutputError
-from lhe.io import STDIO, Image, read_capture_time, read_image, write_image
-from lhe.io.formats import HDR_FORMATS, default_extension, format_from_path
+from lhe.io import STDIO, Image, SizeLimit, check_target, read_capture_time, read_image, write_image
+from lhe.io.formats import HDR_FORMATS, default_extension, format_from_path, writable_formats
+from lhe.io.limits import available_memory, parse_size
 
 __all__ = ["run_enhance", "run_expand_hdr", "run_merge", "run_tonemap", "list_models", "import_checkpoint"]
+
+#: Working memory per pixel (bytes) of each command and model, for 8-bit and for 16-bit/float
+#: input, checked against the memory available before an image is decoded. Peak RSS minus
+#: start-up on one 12 MP photo on the development machine (2 cores), rounded up by about a
+#: third: bilateral-grid 13 (uint8 runtime) / 100 (torch, 16-bit input); classical enhance 112;
+#: band-recursive 147, HDRUNet 120, ExpandNet 127 (tiled: README); classical expand-hdr 72;
+#: tonemap local 58, reinhard 72; merge-exposures 16 per frame.
+_WORKING_BYTES: dict[tuple[str, str | None], tuple[float, float]] = {
+    ("enhance", "bilateral-grid"): (24, 128),
+    ("enhance", "classical"): (150, 150),
+    ("enhance", None): (200, 200),  # band-recursive and any other learned model
+    ("expand-hdr", "classical"): (96, 96),
+    ("expand-hdr", None): (170, 170),
+    ("tonemap", None): (96, 96),
+    ("merge-exposures", None): (24, 24),  # per frame of the bracket
+}
+
+
+def _working_bytes(task: str, model: Optional[str]) -> tuple[float, float]:
+    return _WORKING_BYTES.get((task, model)) or _WORKING_BYTES[(task, None)]
 
 
 def _workers(requested: Optional[int], jobs: int) -> int:
@@ -30,9 +51,24 @@ def _workers(requested: Optional[int], jobs: int) -> int:
     return workers
 
 
+def _size_limit(max_pixels: int, max_memory: Optional[str], workers: int, per_pixel: tuple[float, float]) -> SizeLimit:
+    """Both size limits of one image: ``--max-pixels``, and its share (one of ``workers``
+    images in flight) of ``--max-memory`` or of the memory the machine has available, at
+    ``per_pixel`` working bytes (8-bit, 16-bit/float input)."""
+    narrow, wide = per_pixel
+    total = parse_size(max_memory) if max_memory else available_memory()
+    if total is None:
+        return SizeLimit(max_pixels=max_pixels, bytes_per_pixel=narrow, bytes_per_pixel_wide=wide)
+    source = "--max-memory allows" if max_memory else "available"
+    if workers > 1:
+        source += f" to each of {workers} images in parallel"
+    return SizeLimit(max_pixels=max_pixels, max_memory=total // workers, bytes_per_pixel=narrow,
+                     bytes_per_pixel_wide=wide, memory_source=source)
+
+
 def _extension(format: Optional[str], *, fallback: str, keep_input: bool) -> Callable[[str], str]:
     """Output extension for a job's first input: ``--format``, else the input's own format
-    when it can hold the result (``keep_input``), else ``fallback``."""
+    when lhe writes it and it can hold the result (``keep_input``), else ``fallback``."""
     if format:
         default_extension(format)  # validates the name
 
@@ -46,7 +82,7 @@ def _extension(format: Optional[str], *, fallback: str, keep_input: bool) -> Cal
                 return fallback
             if fmt == "raw":
                 return ".tif"
-            if fmt not in HDR_FORMATS:
+            if fmt in writable_formats() and fmt not in HDR_FORMATS:
                 return Path(first).suffix.lower()
         return fallback
 
@@ -57,30 +93,77 @@ def _target_format(job: batch.Job, format: Optional[str], default: str) -> Optio
     return format or (default if job.output == STDIO else None)
 
 
+def _plan(
+    inputs: Sequence[str],
+    output: Optional[str],
+    *,
+    suffix: str,
+    extension: Callable[[str], str],
+    recursive: bool,
+    skip_existing: bool,
+    overwrite: bool,
+    quiet: bool,
+    grouping: Optional[Callable[[list[str]], list[list[str]]]] = None,
+) -> list[batch.Job]:
+    """Inputs → jobs, all checks that need no pixels done: inputs found (hidden, temporary
+    and lhe's own output files left out), outputs named (trees mirrored), collisions and
+    existing outputs handled, stale temporary files of killed runs removed."""
+    exclude = [output] if output not in (None, STDIO) else []
+    files = batch.find_inputs(inputs, recursive=recursive, exclude=exclude)
+    files, own = batch.drop_own_outputs(files, suffix)
+    if own and not quiet:
+        print(f"lhe: note: left out {len(own)} input{'s' if len(own) > 1 else ''} named like lhe's own outputs "
+              f"(*_{suffix}.*), e.g. {own[0].path}", file=sys.stderr)
+    if not files:
+        raise InputError("no input images left: every input is one of lhe's own outputs")
+    paths = [f.path for f in files]
+    groups = grouping(paths) if grouping else [[p] for p in paths]
+    jobs = batch.plan_outputs(groups, output, suffix=suffix, extension=extension, relative=batch.mirrored_folders(files))
+    batch.apply_existing(jobs, skip_existing=skip_existing, overwrite=overwrite)
+    batch.clean_stale_temporaries(jobs)
+    return jobs
+
+
+def _check_outputs(jobs: Sequence[batch.Job], *, format: Optional[str], stdout_format: str, overwrite: bool, **options) -> None:
+    """Every output target checked (format, bit depth, profile, folder) before any image is read."""
+    for job in jobs:
+        if not job.skip:
+            check_target(job.output, format=_target_format(job, format, stdout_format), overwrite=overwrite, **options)
+
+
 def _single_image_batch(
     inputs: Sequence[str],
     output: Optional[str],
     transform: Callable[[Image], Image],
     *,
+    task: str,
     suffix: str,
     extension: Callable[[str], str],
     stdout_format: str,
     format: Optional[str],
     write_options: dict,
     overwrite: bool,
+    skip_existing: bool,
     recursive: bool,
-    workers: int,
+    workers: Optional[int],
     max_pixels: int,
+    max_memory: Optional[str],
     quiet: bool,
     json_lines: bool,
     label: str,
+    prepare: Optional[Callable[[], Optional[str]]] = None,
 ) -> batch.Summary:
-    files = batch.expand_inputs(inputs, recursive=recursive)
-    jobs = batch.plan_outputs([[f] for f in files], output, suffix=suffix, extension=extension)
-    workers = _workers(workers, len(jobs))
+    jobs = _plan(inputs, output, suffix=suffix, extension=extension, recursive=recursive,
+                 skip_existing=skip_existing, overwrite=overwrite, quiet=quiet)
+    check_options = {k: v for k, v in write_options.items() if k in ("bit_depth", "output_profile")}
+    _check_outputs(jobs, format=format, stdout_format=stdout_format, overwrite=overwrite, **check_options)
+    todo = sum(not job.skip for job in jobs)
+    model = prepare() if todo and prepare is not None else None
+    workers = _workers(workers, max(todo, 1))
+    limit = _size_limit(max_pixels, max_memory, workers, _working_bytes(task, model))
 
     def work(job: batch.Job) -> None:
-        image = read_image(job.inputs[0], max_pixels=max_pixels)
+        image = read_image(job.inputs[0], limit=limit)
         result = transform(image)
         write_image(result, job.output, format=_target_format(job, format, stdout_format), overwrite=overwrite, **write_options)
 
@@ -88,93 +171,125 @@ def _single_image_batch(
 
 
 def run_enhance(inputs, output, *, model, weights, strength, exposure, device, format, quality, bit_depth, overwrite,
-                recursive, workers, max_pixels, quiet, json_lines) -> batch.Summary:
+                recursive, workers, max_pixels, quiet, json_lines, skip_existing=False, max_memory=None,
+                output_profile="srgb") -> batch.Summary:
     from lhe import api
 
     if format in HDR_FORMATS:
         raise InputError(f"enhance writes display images; --format {format} is for HDR, use jpeg, png, tiff, webp or heif")
+    chosen = {}
+
+    def prepare() -> str:  # model and device checked once, before the first image
+        chosen["device"] = api.resolve_device(device)
+        chosen["model"] = api.check_model("enhance", model, weights)
+        return chosen["model"]
 
     def transform(image: Image) -> Image:
-        return api.enhance(image, model=model, strength=strength, exposure=exposure, device=device, weights=weights)
+        return api.enhance(image, model=chosen["model"], strength=strength, exposure=exposure, device=chosen["device"],
+                           weights=weights)
 
     return _single_image_batch(
-        inputs, output, transform, suffix="enhanced", extension=_extension(format, fallback=".png", keep_input=True),
-        stdout_format="png", format=format, write_options={"quality": quality, "bit_depth": bit_depth},
-        overwrite=overwrite, recursive=recursive, workers=workers, max_pixels=max_pixels, quiet=quiet,
-        json_lines=json_lines, label="Enhancing",
+        inputs, output, transform, task="enhance", suffix="enhanced",
+        extension=_extension(format, fallback=".png", keep_input=True), stdout_format="png", format=format,
+        write_options={"quality": quality, "bit_depth": bit_depth, "output_profile": output_profile},
+        overwrite=overwrite, skip_existing=skip_existing, recursive=recursive, workers=workers, max_pixels=max_pixels,
+        max_memory=max_memory, quiet=quiet, json_lines=json_lines, label="Enhancing", prepare=prepare,
     )
 
 
 def run_expand_hdr(inputs, output, *, model, weights, device, format, float32, overwrite, recursive, workers,
-                   max_pixels, quiet, json_lines) -> batch.Summary:
+                   max_pixels, quiet, json_lines, skip_existing=False, max_memory=None) -> batch.Summary:
     from lhe import api
 
     if format not in (None, "exr", "hdr", "tiff"):
         raise InputError(f"expand-hdr writes HDR: --format must be exr, hdr or tiff, got '{format}'")
+    chosen = {}
+
+    def prepare() -> str:
+        chosen["device"] = api.resolve_device(device)
+        chosen["model"] = api.check_model("expand-hdr", model, weights)
+        return chosen["model"]
 
     def transform(image: Image) -> Image:
-        return api.expand_hdr(image, model=model, device=device, weights=weights)
+        return api.expand_hdr(image, model=chosen["model"], device=chosen["device"], weights=weights)
 
     return _single_image_batch(
-        inputs, output, transform, suffix="hdr", extension=_extension(format, fallback=".exr", keep_input=False),
-        stdout_format="exr", format=format, write_options={"float32": float32 or format == "tiff"},
-        overwrite=overwrite, recursive=recursive, workers=workers, max_pixels=max_pixels, quiet=quiet,
-        json_lines=json_lines, label="Expanding",
+        inputs, output, transform, task="expand-hdr", suffix="hdr",
+        extension=_extension(format, fallback=".exr", keep_input=False), stdout_format="exr", format=format,
+        write_options={"float32": float32 or format == "tiff", "bit_depth": 32 if format == "tiff" else None},
+        overwrite=overwrite, skip_existing=skip_existing, recursive=recursive, workers=workers, max_pixels=max_pixels,
+        max_memory=max_memory, quiet=quiet, json_lines=json_lines, label="Expanding", prepare=prepare,
     )
 
 
 def run_tonemap(inputs, output, *, method, exposure, saturation, gamma, format, quality, bit_depth, overwrite,
-                recursive, workers, max_pixels, quiet, json_lines) -> batch.Summary:
+                recursive, workers, max_pixels, quiet, json_lines, skip_existing=False, max_memory=None,
+                output_profile="srgb") -> batch.Summary:
     from lhe import api
+    from lhe.hdr.tonemap import validate_tonemap_method
 
     if format in HDR_FORMATS:
         raise InputError(f"tonemap writes display images; --format {format} is HDR, use jpeg, png, tiff, webp or heif")
+    validate_tonemap_method(method)
 
     def transform(image: Image) -> Image:
         return api.tonemap(image, method=method, exposure=exposure, saturation=saturation, gamma=gamma)
 
     return _single_image_batch(
-        inputs, output, transform, suffix="tonemapped", extension=_extension(format, fallback=".jpg", keep_input=False),
-        stdout_format="png", format=format, write_options={"quality": quality, "bit_depth": bit_depth},
-        overwrite=overwrite, recursive=recursive, workers=workers, max_pixels=max_pixels, quiet=quiet,
-        json_lines=json_lines, label="Tone mapping",
+        inputs, output, transform, task="tonemap", suffix="tonemapped",
+        extension=_extension(format, fallback=".jpg", keep_input=False), stdout_format="png", format=format,
+        write_options={"quality": quality, "bit_depth": bit_depth, "output_profile": output_profile},
+        overwrite=overwrite, skip_existing=skip_existing, recursive=recursive, workers=workers, max_pixels=max_pixels,
+        max_memory=max_memory, quiet=quiet, json_lines=json_lines, label="Tone mapping",
     )
 
 
 def run_merge(inputs, output, *, times, exposures, response, save_response, align, deghost, reference, group,
               group_gap, fuse, format, float32, overwrite, recursive, workers, max_pixels, quiet,
-              json_lines) -> batch.Summary:
+              json_lines, skip_existing=False, max_memory=None, output_profile="srgb") -> batch.Summary:
     from lhe import api
 
-    files = batch.expand_inputs(inputs, recursive=recursive)
-    if STDIO in files:
-        raise InputError("merge-exposures needs several files; it cannot read a bracket from stdin")
-    if group:
-        groups = batch.group_consecutive(files, group)
-    elif group_gap is not None:
-        times_of = [read_capture_time(f) for f in files]
-        groups = batch.group_by_capture_time(files, times_of, group_gap)
-    else:
-        groups = [files]
-    if (times or exposures) and len(groups) > 1 and len({len(g) for g in groups}) != 1:
-        raise InputError("--times/--exposures apply to every bracket, so all brackets must have the same size")
     if fuse and format in HDR_FORMATS:
         raise InputError("--fuse writes a display picture; use --format jpeg, png or tiff")
+    if not fuse and output_profile != "srgb":
+        raise InputError("--output-profile applies to --fuse pictures; a merged HDR image holds linear Rec. 709")
+
+    def grouping(files: list[str]) -> list[list[str]]:
+        if STDIO in files:
+            raise InputError("merge-exposures needs several files; it cannot read a bracket from stdin")
+        if group:
+            groups = batch.group_consecutive(files, group)
+        elif group_gap is not None:
+            groups = batch.group_by_capture_time(files, [read_capture_time(f) for f in files], group_gap)
+        else:
+            groups = [files]
+        if (times or exposures) and len(groups) > 1 and len({len(g) for g in groups}) != 1:
+            raise InputError("--times/--exposures apply to every bracket, so all brackets must have the same size")
+        return groups
+
     fallback = ".jpg" if fuse else ".exr"
-    jobs = batch.plan_outputs(groups, output, suffix="fused" if fuse else "hdr",
-                              extension=_extension(format, fallback=fallback, keep_input=False))
+    jobs = _plan(inputs, output, suffix="fused" if fuse else "hdr",
+                 extension=_extension(format, fallback=fallback, keep_input=False), recursive=recursive,
+                 skip_existing=skip_existing, overwrite=overwrite, quiet=quiet, grouping=grouping)
     if save_response is not None and len(jobs) > 1:
         raise InputError("--save-response calibrates one bracket; merge a single bracket with it, then reuse it with --response FILE")
-    workers = _workers(workers, len(jobs))
+    stdout_format = "png" if fuse else "exr"
+    _check_outputs(jobs, format=format, stdout_format=stdout_format, overwrite=overwrite,
+                   output_profile=output_profile if fuse else "srgb")
+    todo = [job for job in jobs if not job.skip]
+    workers = _workers(workers, max(len(todo), 1))
+    frames_most = max((len(job.inputs) for job in todo), default=1)
+    per_frame = _working_bytes("merge-exposures", None)
+    limit = _size_limit(max_pixels, max_memory, workers, (per_frame[0] * frames_most, per_frame[1] * frames_most))
 
     def work(job: batch.Job) -> dict:
-        frames = [read_image(f, max_pixels=max_pixels) for f in job.inputs]
+        frames = [read_image(f, limit=limit) for f in job.inputs]
         merged = api.merge_exposures(
             frames, times=times, exposures=exposures, response=response, save_response=save_response,
             align=align, deghost=deghost, reference=reference, fuse=fuse,
         )
-        stdout_format = "png" if fuse else "exr"
-        write_image(merged, job.output, format=_target_format(job, format, stdout_format), overwrite=overwrite, float32=float32)
+        write_image(merged, job.output, format=_target_format(job, format, stdout_format), overwrite=overwrite,
+                    float32=float32, output_profile=output_profile if fuse else "srgb")
         return {"frames": len(frames)}
 
     return batch.run_jobs(jobs, work, workers=workers, quiet=quiet, json_lines=json_lines, label="Merging")

@@ -1,6 +1,6 @@
 """Typed errors; the CLI maps each to an exit code in one place."""
 
-__all__ = ["LheError", "InputError", "ShapeError", "ModelError", "OutputError"]
+__all__ = ["LheError", "InputError", "ShapeError", "ModelError", "OutputError", "WriteError", "LheWarning"]
 
 
 class LheError(Exception):
@@ -23,3 +23,16 @@ class ModelError(LheError):
 
 class OutputError(LheError):
     """An output cannot be written (exists, would overwrite an input, folder not writable)."""
+
+
+class WriteError(OutputError):
+    """Writing an output failed on the way (disk full, read-only file system, stdout closed):
+    not a usage error, so a batch with such a failure exits 1."""
+
+    exit_code = 1
+
+
+class LheWarning(UserWarning):
+    """Something lhe did on the user's behalf that they should know about (an unreadable ICC
+    profile read as sRGB, an alpha channel the output format cannot hold). The CLI prints it
+    as one ``lhe: warning:`` line."""

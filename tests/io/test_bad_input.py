@@ -104,3 +104,130 @@ class TestAtomicWrite:
     def test_raw_output_refused(self, tmp_path, smooth_rgb):
         with pytest.raises(OutputError, match="RAW"):
             write_image(Image(smooth_rgb, linear=False), tmp_path / "out.nef")
+
+
+def _png_header_only(path, width: int, height: int) -> None:
+    """A PNG whose header claims ``width``×``height`` and whose pixel data is a few bytes: the
+    shape of a decompression bomb (a zero-filled 17000×17000 PNG is 843 KB) without the bulk.
+    Decoding it would fail; the size check must refuse it first."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(64))) + chunk(b"IEND", b""))
+
+
+class TestDecompressionBomb:
+    def test_refused_by_memory_before_decoding(self, tmp_path):
+        _png_header_only(tmp_path / "bomb.png", 17000, 17000)
+        with pytest.raises(InputError, match=r"bomb\.png: 17000×17000 \(289 MP\) needs about 8\.6 GB of memory.*more than the 1\.0 GB"):
+            read_image(tmp_path / "bomb.png", max_memory=1 << 30)
+
+    def test_refused_by_pixels(self, tmp_path):
+        _png_header_only(tmp_path / "bomb.png", 20000, 20000)
+        with pytest.raises(InputError, match="exceeds --max-pixels"):
+            read_image(tmp_path / "bomb.png")
+
+    def test_available_memory_is_known_here(self):
+        from lhe.io.limits import available_memory
+
+        assert available_memory() > 100 << 20
+
+    @pytest.mark.parametrize("text, size", [("8G", 8 << 30), ("512M", 512 << 20), ("1.5GB", int(1.5 * (1 << 30))), ("4096", 4096)])
+    def test_parse_size(self, text, size):
+        from lhe.io.limits import parse_size
+
+        assert parse_size(text) == size
+        with pytest.raises(InputError, match="--max-memory"):
+            parse_size("lots")
+
+
+def _frames(count: int):
+    from PIL import Image as PILImage
+
+    return [PILImage.new("RGB", (8, 6), colour) for colour in ("red", "green", "blue")[:count]]
+
+
+class TestStillFormatsPillowReads:
+    @pytest.mark.parametrize("extension, options", [("bmp", {}), ("gif", {}), ("ppm", {}), ("tga", {}), ("qoi", {}), ("jp2", {"irreversible": False})])
+    def test_readable(self, tmp_path, extension, options):
+        from PIL import Image as PILImage
+
+        pixels = np.zeros((6, 8, 3), np.uint8)
+        pixels[:, :4] = (200, 30, 10)
+        try:
+            PILImage.fromarray(pixels).save(tmp_path / f"a.{extension}", **options)
+        except (KeyError, OSError) as exc:  # this Pillow cannot write it (no codec)
+            pytest.skip(f"Pillow cannot write {extension}: {exc}")
+        image = read_image(tmp_path / f"a.{extension}")
+        assert (image.width, image.height) == (8, 6) and not image.linear
+        np.testing.assert_array_equal(image.samples(np.uint8)[:, :4], pixels[:, :4])
+
+    @pytest.mark.parametrize("extension", ["gif", "webp", "png"])
+    def test_animated_refused(self, tmp_path, extension):
+        first, *rest = _frames(3)
+        first.save(tmp_path / f"anim.{extension}", save_all=True, append_images=rest)
+        with pytest.raises(InputError, match=rf"anim\.{extension}: is animated \(3 frames\)"):
+            read_image(tmp_path / f"anim.{extension}")
+
+    def test_single_frame_gif_and_webp_read(self, tmp_path):
+        for extension in ("gif", "webp"):
+            _frames(1)[0].save(tmp_path / f"one.{extension}", lossless=True)
+            assert read_image(tmp_path / f"one.{extension}").width == 8
+
+
+class TestWriteFailures:
+    """A full or read-only disk fails that write with one clear line and leaves nothing."""
+
+    @pytest.mark.parametrize("code, words", [(28, "no space left"), (30, "read-only file system")])
+    def test_rename_fails(self, tmp_path, smooth_rgb, monkeypatch, code, words):
+        import errno
+        import os
+
+        from lhe.errors import WriteError
+
+        def refuse(*args, **kwargs):
+            raise OSError(code, os.strerror(code))
+
+        assert code in (errno.ENOSPC, errno.EROFS)
+        monkeypatch.setattr("lhe.io.os.replace", refuse)
+        with pytest.raises(WriteError, match=words) as caught:
+            write_image(Image(smooth_rgb, linear=False), tmp_path / "out.png")
+        assert caught.value.exit_code == 1
+        assert list(tmp_path.iterdir()) == []
+
+    def test_encoder_hits_a_full_disk(self, tmp_path, smooth_rgb, monkeypatch):
+        from lhe.errors import WriteError
+
+        def full(image, path, *args, **kwargs):
+            path.write_bytes(b"partial")
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr("lhe.io.ldr.write_ldr", full)
+        with pytest.raises(WriteError, match="out.jpg: cannot write .no space left"):
+            write_image(Image(smooth_rgb, linear=False), tmp_path / "out.jpg")
+        assert list(tmp_path.iterdir()) == []
+
+    def test_stdout_full(self, smooth_rgb):
+        from lhe.errors import WriteError
+
+        class Full(io.BytesIO):
+            def write(self, data):
+                raise OSError(28, "No space left on device")
+
+        with pytest.raises(WriteError, match="stdout: write failed .no space left"):
+            write_image(Image(smooth_rgb, linear=False), "-", format="png", stdout=Full())
+
+    def test_checked_before_any_work(self, tmp_path, smooth_rgb, monkeypatch):
+        from lhe.io import check_target
+
+        with pytest.raises(OutputError, match="8 bits per sample"):
+            check_target(tmp_path / "a.jpg", bit_depth=16)
+        with pytest.raises(OutputError, match="unknown image extension"):
+            check_target(tmp_path / "a.xyz")
+        monkeypatch.setattr("lhe.io.os.access", lambda *a: False)
+        with pytest.raises(OutputError, match="is not writable"):
+            check_target(tmp_path / "a.png")

@@ -104,3 +104,72 @@ class TestEncodingConversions:
         pixels = np.full((2, 2, 3), np.nan, np.float32)
         write_image(Image(pixels, linear=False), tmp_path / "a.png")
         assert read_image(tmp_path / "a.png").samples(np.uint8).max() == 0
+
+
+class TestNonContiguousPixels:
+    """A model's result is often a transposed view (``permute`` then ``numpy()``): every
+    encoder must take it (16-bit PNG used to fail with 'invalid data shape, strides')."""
+
+    @pytest.mark.parametrize("extension, bit_depth", [("png", 16), ("tif", 16), ("png", 8), ("jpg", 8), ("tif", 32), ("exr", None)])
+    def test_transposed_view(self, tmp_path, smooth_rgb, extension, bit_depth):
+        view = np.ascontiguousarray(smooth_rgb.transpose(1, 0, 2)).transpose(1, 0, 2)
+        assert not view.flags.c_contiguous
+        write_image(Image(view, linear=extension == "exr"), tmp_path / f"a.{extension}", bit_depth=bit_depth,
+                    float32=bit_depth == 32)
+        back = read_image(tmp_path / f"a.{extension}").pixels
+        expected = smooth_rgb if extension != "tif" or bit_depth != 32 else srgb_to_linear(smooth_rgb)
+        tolerance = {"jpg": 0.03, "png": 0.5 / 255 + 1e-6 if bit_depth == 8 else 1e-3}.get(extension, 1e-3)
+        np.testing.assert_allclose(back, expected, atol=tolerance)
+
+
+class TestAlpha:
+    @pytest.fixture
+    def rgba(self, rng) -> np.ndarray:
+        samples = rng.integers(0, 256, (13, 17, 4), dtype=np.uint8)
+        samples[0, 0, 3], samples[0, 1, 3] = 0, 255
+        return samples
+
+    @pytest.mark.parametrize("extension, bit_depth", [("png", 8), ("png", 16), ("tif", 8), ("tif", 16), ("webp", 8)])
+    def test_kept_where_the_format_has_it(self, tmp_path, rgba, extension, bit_depth):
+        from PIL import Image as PILImage
+
+        PILImage.fromarray(rgba, "RGBA").save(tmp_path / "in.png")
+        image = read_image(tmp_path / "in.png")
+        np.testing.assert_array_equal(image.alpha, rgba[..., 3])
+        np.testing.assert_array_equal(image.samples(np.uint8), rgba[..., :3])
+        write_image(image, tmp_path / f"out.{extension}", bit_depth=bit_depth, quality=100)
+        back = read_image(tmp_path / f"out.{extension}")
+        scale = 257 if bit_depth == 16 else 1
+        assert back.alpha is not None and back.alpha.dtype == (np.uint16 if bit_depth == 16 else np.uint8)
+        tolerance = 0 if extension != "webp" else 1
+        assert np.abs(back.alpha.astype(int) - rgba[..., 3].astype(int) * scale).max() <= tolerance * scale
+
+    def test_exr_alpha_channel(self, tmp_path):
+        pixels = np.full((3, 4, 3), 2.0, np.float32)
+        alpha = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)
+        write_image(Image(pixels, linear=True, alpha=alpha), tmp_path / "a.exr", float32=True)
+        np.testing.assert_array_equal(read_image(tmp_path / "a.exr").alpha, alpha)
+
+    def test_dropped_with_a_warning_for_jpeg(self, tmp_path, rgba):
+        from PIL import Image as PILImage
+
+        from lhe.errors import LheWarning
+
+        PILImage.fromarray(rgba, "RGBA").save(tmp_path / "in.png")
+        with pytest.warns(LheWarning, match="in.png: alpha channel dropped"):
+            write_image(read_image(tmp_path / "in.png"), tmp_path / "out.jpg")
+        assert read_image(tmp_path / "out.jpg").alpha is None
+
+    def test_palette_transparency_and_grey_alpha(self, tmp_path):
+        from PIL import Image as PILImage
+
+        grey = PILImage.fromarray(np.dstack([np.full((4, 4), 90, np.uint8), np.full((4, 4), 128, np.uint8)]), "LA")
+        grey.save(tmp_path / "la.png")
+        image = read_image(tmp_path / "la.png")
+        assert (image.samples(np.uint8) == 90).all() and (image.alpha == 128).all()
+        palette = PILImage.new("P", (4, 4), 1)
+        palette.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+        palette.info["transparency"] = 1
+        palette.save(tmp_path / "p.png", transparency=1)
+        image = read_image(tmp_path / "p.png")
+        assert (image.alpha == 0).all() and tuple(image.samples(np.uint8)[0, 0]) == (255, 0, 0)

@@ -2,37 +2,62 @@
 
 ``read_image`` turns a file (or ``-`` for stdin, or bytes) into an :class:`Image`; the format
 comes from the content, with the extension only telling TIFF-based RAW files from TIFF.
-``write_image`` encodes an :class:`Image` by the target's extension (or ``format=``), writing
-a temporary file in the target folder and renaming it, so a failure never leaves a partial
-output behind.
+Pixels arrive in lhe's working space (sRGB / linear Rec. 709, see
+:mod:`lhe.io.color_management`). ``write_image`` encodes an :class:`Image` by the target's
+extension (or ``format=``), writing a temporary file in the target folder and renaming it, so
+a failure never leaves a partial output behind. Temporary files are named
+``.lhe-<host>-<pid>-*``: :func:`remove_stale_temporaries` deletes those of processes that no
+longer run (a batch killed with SIGKILL), and :func:`remove_active_temporaries` those of this
+process (an interrupted batch).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import os
+import stat
 import sys
 import tempfile
+import threading
+import warnings
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from lhe.errors import InputError, OutputError
+from lhe.errors import InputError, LheWarning, OutputError, WriteError
 from lhe.io.formats import HDR_FORMATS, RAW_EXTENSIONS, default_extension, format_from_path, sniff_format
 from lhe.io.image import Image, Metadata
+from lhe.io.limits import DEFAULT_BYTES_PER_PIXEL, DEFAULT_MAX_PIXELS, SizeLimit
 
 __all__ = [
     "Image",
     "Metadata",
+    "SizeLimit",
     "read_image",
     "read_capture_time",
     "write_image",
+    "check_target",
     "DEFAULT_MAX_PIXELS",
     "STDIO",
+    "TEMP_PREFIX",
     "is_hdr_format",
+    "is_temporary_name",
+    "remove_stale_temporaries",
+    "remove_active_temporaries",
 ]
 
-DEFAULT_MAX_PIXELS = 300_000_000
 STDIO = "-"
+TEMP_PREFIX = ".lhe-"
+
+
+@functools.lru_cache(maxsize=1)
+def _host() -> str:
+    """Eight hex digits naming this machine in temporary file names (shared folders)."""
+    import hashlib
+    import socket
+
+    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
 
 
 def is_hdr_format(fmt: str) -> bool:
@@ -54,20 +79,33 @@ def _load_source(source: str | Path | bytes) -> tuple[bytes | None, Path | None,
     return None, path, str(path)
 
 
-def read_image(source: str | Path | bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image:
+def read_image(
+    source: str | Path | bytes,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_memory: int | None = None,
+    bytes_per_pixel: float = DEFAULT_BYTES_PER_PIXEL,
+    limit: SizeLimit | None = None,
+) -> Image:
     """Read an image file, ``-`` (stdin) or encoded bytes.
 
     Args:
         source: a path, ``"-"`` for standard input, or the encoded file's bytes.
         max_pixels: refuse images with more pixels than this before decoding them.
+        max_memory: refuse, before decoding, images whose working memory
+            (``bytes_per_pixel`` per pixel) would exceed this many bytes; None: no limit.
+        bytes_per_pixel: the working-memory estimate per pixel of what will be done with it.
+        limit: all three limits at once (overrides the three arguments above).
 
     Returns:
-        An :class:`Image`: display-referred sRGB for 8/16-bit formats, scene-linear for RAW,
-        EXR, Radiance HDR and float TIFF; EXIF orientation applied.
+        An :class:`Image`: display-referred sRGB for 8/16-bit formats, scene-linear Rec. 709
+        for RAW, EXR, Radiance HDR and float TIFF; EXIF orientation applied; an embedded ICC
+        profile converted to the working space; alpha in ``Image.alpha``.
 
     Raises:
-        InputError: missing, empty, unrecognised, truncated or too large input.
+        InputError: missing, empty, unrecognised, animated, truncated or too large input.
     """
+    limit = limit or SizeLimit(max_pixels=max_pixels, max_memory=max_memory, bytes_per_pixel=bytes_per_pixel)
     data, path, name = _load_source(source)
     if data is not None and not data:
         raise InputError(f"{name}: no data")
@@ -81,9 +119,13 @@ def read_image(source: str | Path | bytes, *, max_pixels: int = DEFAULT_MAX_PIXE
     if extension in RAW_EXTENSIONS and fmt in (None, "tiff", "raw"):
         fmt = "raw"
     if fmt is None:
+        from lhe.io.ldr import pillow_format
+
+        fmt = pillow_format(data if data is not None else path)
+    if fmt is None:
         expected = f" (expected {format_from_path(path).upper()} for '{extension}')" if path and _known(path) else ""
         raise InputError(f"{name}: not an image lhe can read{expected}; the content is not a known image format")
-    image = _decode(fmt, data if data is not None else path, name, max_pixels)
+    image = _decode(fmt, data if data is not None else path, name, limit)
     image.meta.source = path
     return image
 
@@ -118,23 +160,23 @@ def _known(path: Path) -> bool:
     return True
 
 
-def _decode(fmt: str, source: bytes | Path, name: str, max_pixels: int) -> Image:
+def _decode(fmt: str, source: bytes | Path, name: str, limit: SizeLimit) -> Image:
     if fmt == "raw":
         from lhe.io.raw import read_raw
 
-        return read_raw(source, name, max_pixels)
+        return read_raw(source, name, limit)
     if fmt == "exr":
         from lhe.io.exr import read_exr
 
         with _as_path(source, ".exr") as path:
-            return read_exr(path, name, max_pixels)
+            return read_exr(path, name, limit)
     if fmt == "hdr":
         from lhe.io.radiance import read_radiance
 
-        return read_radiance(source if isinstance(source, bytes) else source.read_bytes(), name, max_pixels)
+        return read_radiance(source if isinstance(source, bytes) else source.read_bytes(), name, limit)
     from lhe.io.ldr import read_ldr
 
-    return read_ldr(source, fmt, name, max_pixels)
+    return read_ldr(source, fmt, name, limit)
 
 
 @contextlib.contextmanager
@@ -143,7 +185,7 @@ def _as_path(source: bytes | Path, suffix: str) -> Iterator[Path]:
     if isinstance(source, Path):
         yield source
         return
-    handle = tempfile.NamedTemporaryFile(suffix=suffix, delete=False)
+    handle = tempfile.NamedTemporaryFile(prefix=_temp_prefix(), suffix=suffix, delete=False)
     try:
         with handle:
             handle.write(source)
@@ -161,6 +203,7 @@ def write_image(
     bit_depth: int | None = None,
     float32: bool = False,
     quality: int = 95,
+    output_profile: str = "srgb",
     stdout: BinaryIO | None = None,
 ) -> Path | None:
     """Encode ``image`` to ``target`` atomically (``-`` writes to standard output).
@@ -175,44 +218,222 @@ def write_image(
         bit_depth: 8 or 16 for PNG/TIFF (default: the source's depth when 16, else 8).
         float32: EXR in float32 instead of half; TIFF as float32.
         quality: JPEG/WebP/HEIF quality.
+        output_profile: colour profile of LDR outputs (``srgb``, ``display-p3``,
+            ``adobe-rgb``): pixels are converted to it and it is embedded.
         stdout: the stream ``-`` writes to (default ``sys.stdout.buffer``).
 
     Returns:
         The path written, or None for stdout.
+
+    Raises:
+        OutputError: a bad target (exists, folder missing, format or depth it cannot hold) or
+            a failed write (disk full, read-only folder, closed stdout); nothing is left behind.
     """
     to_stdout = str(target) == STDIO
-    if to_stdout and format is None:
-        raise OutputError("writing to stdout ('-o -') needs --format (e.g. png, jpeg, exr)")
-    fmt = format or format_from_path(target)
-    if fmt == "raw":
-        raise OutputError(f"{target}: lhe does not write camera RAW files; pick tiff, png, jpeg or exr")
-    if bit_depth not in (None, 8, 16, 32):
-        raise OutputError(f"bit depth must be 8, 16 or 32, got {bit_depth}")
+    fmt = check_target(target, format=format, bit_depth=bit_depth, overwrite=overwrite, output_profile=output_profile,
+                       terminal_check=stdout is None)
+    if image.alpha is not None and fmt not in _alpha_formats():
+        warnings.warn(
+            f"{image.meta.source or 'input'}: alpha channel dropped ({fmt.upper()} has none; png, tiff, webp and exr keep it)",
+            LheWarning, stacklevel=2,
+        )
     if to_stdout:
         folder, final = Path(tempfile.gettempdir()), None
     else:
         final = Path(target)
-        if final.exists() and not overwrite:
-            raise OutputError(f"{final}: already exists; pass --overwrite to replace it")
         folder = final.parent
-        if not folder.is_dir():
-            raise OutputError(f"{final}: folder {folder} does not exist")
-    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=".lhe-", suffix=default_extension(fmt), delete=False)
+    try:
+        handle = tempfile.NamedTemporaryFile(dir=folder, prefix=_temp_prefix(), suffix=default_extension(fmt), delete=False)
+    except OSError as exc:
+        raise WriteError(f"{final or 'stdout'}: cannot write in {folder} ({_reason(exc)})") from exc
     handle.close()
     temporary = Path(handle.name)
+    with _ACTIVE_LOCK:
+        _ACTIVE.add(temporary)
     try:
-        _encode(image, temporary, fmt, bit_depth=bit_depth, float32=float32, quality=quality)
+        try:
+            _encode(image, temporary, fmt, bit_depth=bit_depth, float32=float32, quality=quality, output_profile=output_profile)
+        except OSError as exc:
+            raise WriteError(f"{final or 'stdout'}: cannot write ({_reason(exc)}); nothing was written") from exc
         if final is None:
-            stream = stdout or sys.stdout.buffer
-            stream.write(temporary.read_bytes())
-            stream.flush()
+            _copy_to_stdout(temporary, stdout)
         else:
-            os.chmod(temporary, 0o644 & ~_UMASK)
-            os.replace(temporary, final)
+            try:
+                os.chmod(temporary, 0o644 & ~_UMASK)
+                if not overwrite and final.exists():  # appeared while this image was processed
+                    raise OutputError(f"{final}: already exists; pass --overwrite to replace it")
+                os.replace(temporary, final)
+            except OSError as exc:
+                raise WriteError(f"{final}: cannot write ({_reason(exc)}); nothing was written") from exc
     finally:
-        if temporary.exists():
+        with _ACTIVE_LOCK:
+            _ACTIVE.discard(temporary)
+        with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
     return final
+
+
+def check_target(
+    target: str | Path,
+    *,
+    format: str | None = None,
+    bit_depth: int | None = None,
+    overwrite: bool = False,
+    output_profile: str = "srgb",
+    terminal_check: bool = True,
+) -> str:
+    """Check that ``target`` can be written as asked, without writing anything; returns the
+    format name. The batch runs this for every output before any image is processed.
+    ``terminal_check``: refuse ``-`` when the process's stdout is a terminal.
+
+    Raises:
+        OutputError: unknown or unwritable format, a bit depth the format cannot hold, an
+            existing output without ``overwrite``, a missing or read-only folder, or image
+            data bound for a terminal.
+    """
+    to_stdout = str(target) == STDIO
+    if to_stdout and format is None:
+        raise OutputError("writing to stdout ('-o -') needs --format (e.g. png, jpeg, exr)")
+    try:
+        fmt = format or format_from_path(target)
+    except InputError as exc:
+        raise OutputError(str(exc)) from None
+    if fmt == "raw":
+        raise OutputError(f"{target}: lhe does not write camera RAW files; pick tiff, png, jpeg or exr")
+    default_extension(fmt)  # a format lhe writes
+    if bit_depth not in (None, 8, 16, 32):
+        raise OutputError(f"bit depth must be 8, 16 or 32, got {bit_depth}")
+    if bit_depth == 16 and fmt not in ("png", "tiff"):
+        raise OutputError(f"{fmt.upper()} holds 8 bits per sample; use png or tiff for 16-bit output")
+    if bit_depth == 32 and fmt != "tiff" and fmt not in HDR_FORMATS:
+        raise OutputError(f"{fmt.upper()} holds integer samples; 32-bit float output is TIFF or EXR")
+    if bit_depth is not None and fmt in HDR_FORMATS:
+        raise OutputError(f"--bit-depth applies to PNG/TIFF; {fmt.upper()} is floating point (use --float32 for EXR)")
+    if output_profile != "srgb":
+        from lhe.io.color_management import validate_output_profile
+
+        validate_output_profile(output_profile)
+        if fmt in HDR_FORMATS:
+            raise OutputError(f"--output-profile applies to display pictures; {fmt.upper()} holds linear Rec. 709")
+    if to_stdout:
+        if terminal_check and _stdout_is_terminal():
+            raise OutputError("refusing to write image data to a terminal; redirect stdout (> out.png) or pipe it")
+        return fmt
+    final = Path(target)
+    if final.exists() and not overwrite:
+        raise OutputError(f"{final}: already exists; pass --overwrite to replace it")
+    folder = final.parent
+    if not folder.is_dir():
+        raise OutputError(f"{final}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{final}: folder {folder} is not writable")
+    return fmt
+
+
+def _stdout_is_terminal() -> bool:
+    try:
+        return os.isatty(sys.stdout.fileno())
+    except (AttributeError, ValueError, OSError):  # replaced or closed stdout (tests, pipes)
+        return False
+
+
+def _alpha_formats() -> frozenset:
+    from lhe.io.ldr import ALPHA_FORMATS
+
+    return ALPHA_FORMATS
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "no space left on the device"
+    if exc.errno == errno.EROFS:
+        return "read-only file system"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if exc.errno == errno.EDQUOT:
+        return "disk quota exceeded"
+    return exc.strerror or str(exc)
+
+
+def _copy_to_stdout(temporary: Path, stream: BinaryIO | None) -> None:
+    """The encoded file to stdout; a short or failed write (full disk, closed pipe) raises
+    OutputError so the command exits non-zero."""
+    stream = stream or sys.stdout.buffer
+    try:
+        with open(temporary, "rb") as handle:
+            while block := handle.read(1 << 20):
+                stream.write(block)
+        stream.flush()
+    except BrokenPipeError as exc:
+        raise WriteError("stdout: closed before the whole image was written (broken pipe)") from exc
+    except OSError as exc:
+        raise WriteError(f"stdout: write failed ({_reason(exc)}); the image on stdout is incomplete") from exc
+    try:
+        fileno = stream.fileno()
+    except (AttributeError, ValueError, OSError):  # an in-memory stream
+        return
+    try:
+        if stat.S_ISREG(os.fstat(fileno).st_mode):
+            os.fsync(fileno)  # a full disk can surface only here (delayed allocation)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise WriteError(f"stdout: write failed ({_reason(exc)}); the image on stdout is incomplete") from exc
+
+
+# Temporary files of writes in progress, so an interrupted batch can remove them.
+_ACTIVE: set[Path] = set()
+_ACTIVE_LOCK = threading.Lock()
+
+
+def _temp_prefix() -> str:
+    return f"{TEMP_PREFIX}{_host()}-{os.getpid()}-"
+
+
+def is_temporary_name(name: str) -> bool:
+    """True for the name of a temporary file lhe writes (never an input)."""
+    return name.startswith(TEMP_PREFIX)
+
+
+def remove_active_temporaries() -> None:
+    """Delete the temporary files of writes this process has in progress (on interrupt)."""
+    with _ACTIVE_LOCK:
+        pending = list(_ACTIVE)
+    for path in pending:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(folders) -> int:
+    """Delete lhe temporary files left in ``folders`` by processes of this machine that no
+    longer run (a batch killed with SIGKILL); returns how many. Files of running processes,
+    of other machines (shared folders) and anything not named like lhe's are left alone."""
+    removed = 0
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            parts = entry.name[len(TEMP_PREFIX):].split("-", 2)
+            if not entry.name.startswith(TEMP_PREFIX) or len(parts) < 3 or parts[0] != _host() or not parts[1].isdigit():
+                continue
+            pid = int(parts[1])
+            if pid == os.getpid() or _process_alive(pid):
+                continue
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed += 1
+    return removed
 
 
 def _read_umask() -> int:
@@ -226,7 +447,7 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-def _encode(image: Image, path: Path, fmt: str, *, bit_depth: int | None, float32: bool, quality: int) -> None:
+def _encode(image: Image, path: Path, fmt: str, *, bit_depth: int | None, float32: bool, quality: int, output_profile: str) -> None:
     if fmt == "exr":
         from lhe.io.exr import write_exr
 
@@ -241,7 +462,7 @@ def _encode(image: Image, path: Path, fmt: str, *, bit_depth: int | None, float3
         depth = bit_depth or (16 if image.meta.bit_depth == 16 and fmt in ("png", "tiff") else 8)
         if depth == 16 and fmt not in ("png", "tiff"):
             raise OutputError(f"{fmt.upper()} holds 8 bits per sample; use png or tiff for 16-bit output")
-        write_ldr(image, path, fmt, bit_depth=depth, quality=quality, float32=float32)
+        write_ldr(image, path, fmt, bit_depth=depth, quality=quality, float32=float32, output_profile=output_profile)
 
 
 def _as_linear(image: Image) -> Image:

@@ -9,6 +9,7 @@ from lhe.errors import InputError
 __all__ = [
     "RAW_EXTENSIONS",
     "FORMAT_EXTENSIONS",
+    "READ_ONLY_EXTENSIONS",
     "HDR_FORMATS",
     "format_from_path",
     "sniff_format",
@@ -32,7 +33,19 @@ FORMAT_EXTENSIONS: dict[str, tuple[str, ...]] = {
 
 HDR_FORMATS = frozenset({"exr", "hdr"})
 
-_BY_EXTENSION = {ext: name for name, exts in FORMAT_EXTENSIONS.items() for ext in exts}
+#: Still formats lhe reads through Pillow but does not write (the content decides the format;
+#: these extensions only make folders and globs pick the files up).
+READ_ONLY_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "bmp": (".bmp", ".dib"),
+    "gif": (".gif",),
+    "ppm": (".ppm", ".pgm", ".pbm", ".pnm"),
+    "jpeg2000": (".jp2", ".j2k", ".jpf", ".jpx", ".j2c"),
+    "qoi": (".qoi",),
+    "tga": (".tga",),
+    "avif": (".avif",),
+}
+
+_BY_EXTENSION = {ext: name for name, exts in {**FORMAT_EXTENSIONS, **READ_ONLY_EXTENSIONS}.items() for ext in exts}
 
 
 def format_from_path(path: str | Path) -> str:
@@ -74,4 +87,4 @@ def sniff_format(head: bytes) -> str | None:
         return "tiff"  # TIFF, or a TIFF-based RAW (DNG, NEF, CR2, ARW, ORF, RW2...)
     if head.startswith(b"FUJIFILM"):
         return "raw"
-    return None
+    return None  # read_image then asks Pillow, which knows BMP, GIF, PNM, JPEG 2000, QOI, TGA, …

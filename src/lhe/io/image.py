@@ -16,9 +16,13 @@ class Metadata:
     """What lhe keeps from a file besides pixels.
 
     ``exif`` is raw EXIF bytes with the orientation already applied (tag reset to 1);
-    ``icc`` is the embedded ICC profile; exposure fields come from EXIF or RAW metadata and
-    feed exposure merging; ``bit_depth`` (8, 16 or 32) is the source's sample depth, which
-    LDR outputs keep by default; ``attributes`` holds extra EXR header values.
+    ``icc`` is the ICC profile the file embedded (the pixels have been converted from it to
+    lhe's working space, see :mod:`lhe.io.color_management`; outputs embed the output
+    profile instead); exposure fields come from EXIF or RAW metadata and feed exposure
+    merging; ``bit_depth`` (8, 16 or 32) is the source's sample depth, which LDR outputs keep
+    by default; ``attributes`` holds extra EXR header values; ``camera`` holds what EXR
+    headers record of the camera (make, model, lens, owner, GPS position) when the image came
+    from an EXR file without EXIF.
     """
 
     format: str = ""
@@ -31,6 +35,8 @@ class Metadata:
     capture_time: str | None = None
     source: Path | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    camera: dict[str, Any] = field(default_factory=dict)
+    exif_colour_space: str | None = None  # "adobe-rgb" when EXIF says so without an ICC profile
 
 
 class Image:
@@ -39,9 +45,13 @@ class Image:
     Decoders hand over their integer samples; the float copy is made on first access of
     :attr:`pixels`, so a file that is only re-encoded (format conversion, metadata copy) never
     pays for a float round trip, and writers can reuse the integer samples exactly.
+
+    ``alpha`` is the file's alpha channel (``H×W``, integer or float samples, straight, not
+    premultiplied) or None; the operations leave it as it is and writers store it where the
+    output format has an alpha channel.
     """
 
-    __slots__ = ("_pixels", "_samples", "linear", "meta")
+    __slots__ = ("_pixels", "_samples", "linear", "meta", "alpha")
 
     def __init__(
         self,
@@ -50,6 +60,7 @@ class Image:
         linear: bool,
         meta: Metadata | None = None,
         samples: np.ndarray | None = None,
+        alpha: np.ndarray | None = None,
     ) -> None:
         if (pixels is None) == (samples is None):
             raise ValueError("give exactly one of pixels (float) or samples (integer)")
@@ -62,6 +73,7 @@ class Image:
         self._samples = samples
         self.linear = linear
         self.meta = meta if meta is not None else Metadata()
+        self.alpha = alpha
 
     @property
     def pixels(self) -> np.ndarray:
@@ -90,5 +102,5 @@ class Image:
         return (self._samples if self._pixels is None else self._pixels).shape[1]
 
     def with_pixels(self, pixels: np.ndarray, *, linear: bool | None = None) -> "Image":
-        """A new image with other pixels and the same metadata."""
-        return Image(pixels, linear=self.linear if linear is None else linear, meta=self.meta)
+        """A new image with other pixels and the same metadata and alpha."""
+        return Image(pixels, linear=self.linear if linear is None else linear, meta=self.meta, alpha=self.alpha)

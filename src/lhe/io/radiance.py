@@ -8,6 +8,7 @@ import numpy as np
 
 from lhe.errors import InputError
 from lhe.io.image import Image, Metadata
+from lhe.io.limits import SizeLimit
 
 __all__ = ["read_radiance", "write_radiance"]
 
@@ -25,12 +26,11 @@ def _header_size(data: bytes, name: str) -> tuple[int, int]:
         raise InputError(f"{name}: Radiance resolution line is malformed") from exc
 
 
-def read_radiance(data: bytes, name: str, max_pixels: int) -> Image:
+def read_radiance(data: bytes, name: str, limit: SizeLimit) -> Image:
     import imagecodecs
 
     width, height = _header_size(data[:4096], name)
-    if width * height > max_pixels:
-        raise InputError(f"{name}: {width}×{height} exceeds --max-pixels {max_pixels:,}; raise the limit to read it")
+    limit.check(width, height, name, wide=True)
     try:
         pixels = imagecodecs.rgbe_decode(data)
     except Exception as exc:

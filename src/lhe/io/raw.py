@@ -10,11 +10,12 @@ import numpy as np
 
 from lhe.errors import InputError
 from lhe.io.image import Image, Metadata
+from lhe.io.limits import SizeLimit
 
 __all__ = ["read_raw", "read_raw_metadata"]
 
 
-def read_raw(source: Path | bytes, name: str, max_pixels: int) -> Image:
+def read_raw(source: Path | bytes, name: str, limit: SizeLimit) -> Image:
     """Demosaic a RAW file to linear sRGB-primaries samples (uint16) with the camera's white
     balance, no auto-brightening and no tone curve, so exposures stay comparable for merging."""
     import rawpy
@@ -25,10 +26,7 @@ def read_raw(source: Path | bytes, name: str, max_pixels: int) -> Image:
         raise InputError(f"{name}: not a readable RAW file ({type(exc).__name__}: {exc})") from exc
     with raw:
         sizes = raw.sizes
-        if sizes.width * sizes.height > max_pixels:
-            raise InputError(
-                f"{name}: {sizes.width}×{sizes.height} exceeds --max-pixels {max_pixels:,}; raise the limit to read it"
-            )
+        limit.check(sizes.width, sizes.height, name, wide=True)
         try:
             samples = raw.postprocess(
                 gamma=(1, 1),
@@ -44,7 +42,27 @@ def read_raw(source: Path | bytes, name: str, max_pixels: int) -> Image:
         except (rawpy.LibRawError, ValueError) as exc:
             raise InputError(f"{name}: cannot decode RAW data ({exc})") from exc
         meta = _metadata(raw)
+    meta.exif = _container_exif(source, meta)
     return Image(linear=True, meta=meta, samples=np.ascontiguousarray(samples))
+
+
+def _container_exif(source: Path | bytes, meta: Metadata) -> bytes | None:
+    """EXIF of a TIFF-based RAW file (camera, lens, dates, GPS, copyright) read with Pillow's
+    TIFF directory parser (Pillow cannot open the mosaic itself); None for other containers
+    (CR3, RAF) or a directory the parser gives up on."""
+    from PIL import Image as PILImage
+
+    from lhe.io.metadata import exif_from_container
+
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    if data[:4] not in (b"II*\x00", b"MM\x00*"):
+        return None
+    try:
+        exif = PILImage.Exif()
+        exif.load(data)
+        return exif_from_container(exif, meta) if len(exif) else None
+    except Exception:  # a directory Pillow cannot parse: exposure fields only
+        return None
 
 
 def _metadata(raw: Any) -> Metadata:
