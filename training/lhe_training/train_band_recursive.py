@@ -317,7 +317,6 @@ def _train(state: Any, sampler: _Sampler, val_pairs: list, args: argparse.Namesp
 
 
 def _compare(model: Any) -> dict[str, Any]:
-    from lhe.models.registry import load_model, read_card
     from lhe_training.common import log
     from lhe_training.night import make_night_validation_set
     from lhe_training.train_bilateral_grid import make_validation_set
@@ -325,8 +324,6 @@ def _compare(model: Any) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for name, pairs in (("night", make_night_validation_set()), ("uniform", make_validation_set())):
         scores = {"band-recursive": score_on_validation(model, pairs)}
-        if read_card("bilateral-grid") is not None:
-            scores["bilateral-grid"] = score_on_validation(load_model("bilateral-grid"), pairs)
         scores["input"] = score_on_validation(lambda x: x, pairs)
         result[name] = scores
     result["sets"] = ("night: lhe_training.night.make_night_validation_set (validation photos and HDR images "
