@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from lhe.errors import InputError, LheWarning, OutputError, WriteError
-from lhe.io.formats import HDR_FORMATS, RAW_EXTENSIONS, default_extension, format_from_path, sniff_format
+from lhe.formats import HDR_FORMATS, RAW_EXTENSIONS, default_extension, format_from_path, sniff_format
 from lhe.io.image import Image, Metadata
 from lhe.io.limits import DEFAULT_BYTES_PER_PIXEL, DEFAULT_MAX_PIXELS, SizeLimit
 
