@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from lhe.checks import check_shape
+
 __all__ = ["srgb_to_linear", "linear_to_srgb", "luminance", "BT709_LUMA"]
 
 BT709_LUMA = (0.2126, 0.7152, 0.0722)
@@ -111,16 +113,10 @@ def luminance(rgb: Any) -> Any:
         1.0...
     """
     if _is_torch(rgb):
-        if rgb.ndim < 3 or rgb.shape[-3] != 3:
-            from lhe.errors import ShapeError
-
-            raise ShapeError(f"luminance expects a (*, 3, H, W) tensor, got shape {tuple(rgb.shape)}")
+        check_shape(rgb, ["*", "3", "H", "W"], "luminance input")
         weights = rgb.new_tensor(BT709_LUMA).view(3, 1, 1)
         return (rgb * weights).sum(dim=-3, keepdim=True)
     rgb = np.asarray(rgb)
-    if rgb.shape[-1] != 3:
-        from lhe.errors import ShapeError
-
-        raise ShapeError(f"luminance expects an (..., 3) array, got shape {rgb.shape}")
+    check_shape(rgb, ["*", "3"], "luminance input")
     dtype = rgb.dtype if np.issubdtype(rgb.dtype, np.floating) else np.float32
     return rgb.astype(dtype, copy=False) @ np.asarray(BT709_LUMA, dtype=dtype)

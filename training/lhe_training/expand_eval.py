@@ -28,6 +28,7 @@ from typing import Callable
 
 import numpy as np
 
+from lhe.checks import check_shape
 from lhe.color import BT709_LUMA
 from lhe.errors import ShapeError
 
@@ -64,8 +65,9 @@ class ExpansionScore:
 
 
 def _check(image: np.ndarray, name: str) -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
-        raise ShapeError(f"{name} must be an H×W×3 numpy array, got {getattr(image, 'shape', type(image))}")
+    if not isinstance(image, np.ndarray):
+        raise ShapeError(f"{name} must be an H×W×3 numpy array, got {type(image).__name__}")
+    check_shape(image, ["H", "W", "3"], name)
     return image.astype(np.float32, copy=False)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lhe.checks import check_shape
 from lhe.errors import ShapeError
 
 __all__ = [
@@ -102,8 +103,7 @@ def ssim(x: np.ndarray, y: np.ndarray, data_range: float = 1.0, sigma: float = 1
 
 def _rgb(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ShapeError(f"Expected an H×W×3 sRGB image, got shape {image.shape}")
+    check_shape(image, ["H", "W", "3"], "sRGB image")
     return image.astype(np.float64, copy=False)
 
 
