@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from lhe.checks import check_shape
+from lhe.color import luminance
 from lhe.errors import ShapeError
 
 __all__ = [
@@ -126,9 +127,7 @@ def luma_Rec709(image: np.ndarray) -> np.ndarray:
     References:
         ITU-R BT.709-6, Parameter values for the HDTV standards, 2015 (luma weights).
     """
-    from lhe.color import BT709_LUMA
-
-    return _rgb(image) @ np.asarray(BT709_LUMA, dtype=np.float64)
+    return luminance(_rgb(image))
 
 
 def mean_luma(image: np.ndarray) -> float:
