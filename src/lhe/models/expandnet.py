@@ -39,7 +39,6 @@ from lhe.models.tiling import infer_tiled
 __all__ = ["ExpandNet", "expandnet", "normalize_minmax", "loss_Marnerides2018", "GLOBAL_SIZE"]
 
 GLOBAL_SIZE = 256  # the global branch always sees the whole image at 256×256
-RECEPTIVE_RADIUS = 8  # local (2) and dilated (4 × 2) branches; fusion is 1×1
 
 PAPER = (
     "D. Marnerides, T. Bashford-Rogers, J. Hatchett, K. Debattista, 'ExpandNet: A Deep "
