@@ -21,7 +21,19 @@ from lhe.color import linear_to_srgb
 from lhe.device import apply_thread_policy, resolve_device
 from lhe.errors import InputError, ModelError
 from lhe.io import Image
-from lhe.models.registry import Method, default_method, get_method
+from lhe.models.registry import (
+    METHODS,
+    Method,
+    available_models,
+    checkpoint_path,
+    create_model,
+    default_method,
+    get_method,
+    get_spec,
+    load_model,
+    load_object,
+    read_card,
+)
 
 __all__ = [
     "enhance",
@@ -82,8 +94,6 @@ def model_for_checkpoint(weights: str | Path, task: str) -> str:
             data = {}
         if isinstance(data, dict) and data.get("task") == task and isinstance(data.get("name"), str):
             return data["name"]
-    from lhe.models.registry import available_models, create_model
-
     shapes = _checkpoint_shapes(path)
     candidates = available_models(task)
     for name in candidates:
@@ -140,8 +150,6 @@ def _checkpoint_shapes(path: Path) -> dict[str, tuple]:
 def list_models() -> tuple[list[dict[str, Any]], list[Method]]:
     """What ``lhe models`` shows: a record per registered model (name, task, description,
     whether a checkpoint ships, its model card), and the classical methods, which need none."""
-    from lhe.models.registry import METHODS, available_models, get_spec, read_card
-
     rows = []
     for name in available_models():
         spec, card = get_spec(name), read_card(name)
@@ -174,15 +182,11 @@ def import_checkpoint(checkpoint: str | Path, output: str | Path, *, model: str,
 
 @functools.lru_cache(maxsize=2)
 def _cached_runtime(runtime: str, path: str) -> Any:
-    from lhe.models.registry import load_object
-
     return load_object(runtime).from_file(path)
 
 
 @functools.lru_cache(maxsize=4)
 def _cached_model(name: str, weights: str | None, device: str) -> Any:
-    from lhe.models.registry import load_model
-
     model = load_model(name, weights, device)
     apply_thread_policy()
     return model
@@ -193,8 +197,6 @@ def _load(method: Method, weights: str | Path | None, device: str) -> Any:
 
 
 def _run_function(method: Method, pixels: np.ndarray) -> np.ndarray:
-    from lhe.models.registry import load_object
-
     return load_object(method.function)(pixels)
 
 
@@ -247,8 +249,6 @@ def enhance(
     if method.runtime and image.samples(np.uint8) is not None and not image.linear:
         if resolve_device(device) == "cpu" and (weights is None or Path(weights).suffix == ".safetensors"):
             # 8-bit photo on the CPU: the model's torch-free runtime, uint8 in and out.
-            from lhe.models.registry import checkpoint_path
-
             runtime = _cached_runtime(method.runtime, str(checkpoint_path(method.name, weights)))
             samples = runtime.enhance_uint8(image.samples(np.uint8), 1.0 if exposure else strength)
             if not exposure:
