@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lhe.color import linear_to_srgb, luminance
+
 EXPOSURES = (0.25, 1.0, 4.0)  # −2, 0, +2 EV; the middle frame is the reference
 NOISE_SHOT = 2e-4  # variance per unit signal (linear, 1 = clipping): ~5000 electrons full well
 NOISE_READ = 1e-6  # read-noise variance
@@ -55,12 +57,8 @@ def read_exr(path: Path) -> np.ndarray:
     return np.clip(np.nan_to_num(rgb.astype(np.float32), posinf=0.0), 0, None)
 
 
-def luminance(rgb: np.ndarray) -> np.ndarray:
-    return rgb @ np.asarray([0.2126, 0.7152, 0.0722], np.float32)
-
-
 CAMERAS = {
-    "srgb": lambda x: np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1 / 2.4) - 0.055),
+    "srgb": linear_to_srgb,
     "gamma1.8": lambda x: np.power(x, 1 / 1.8),
     "gamma2.6": lambda x: np.power(x, 1 / 2.6),
     "filmic": lambda x: np.power(np.log1p(16 * x) / np.log1p(16), 1.2),

@@ -42,3 +42,29 @@ class TestEnhanceExposure:
     def test_out_of_range(self, stops):
         with pytest.raises(InputError, match="--exposure"):
             api.enhance(Image(_dim_photo(), linear=False), model="classical", exposure=stops)
+
+
+class TestRunners:
+    def test_8bit_photo_on_cpu_never_imports_torch(self, tmp_path):
+        """The default enhance model's torch-free runtime runs 8-bit photos on the CPU."""
+        import json
+        import subprocess
+        import sys
+
+        from safetensors.torch import save_file
+
+        from lhe.models.registry import METHODS, create_model, file_sha256
+
+        name = next(m.name for m in METHODS if m.task == "enhance" and m.default and m.runtime)
+        path = tmp_path / f"{name}.safetensors"
+        save_file({k: v.contiguous() for k, v in create_model(name).state_dict().items()}, str(path))
+        card = {"name": name, "file": path.name, "sha256": file_sha256(path), "task": "enhance"}
+        (tmp_path / f"{name}.json").write_text(json.dumps(card))
+        code = (
+            "import sys, numpy as np; from lhe import api; from lhe.io import Image;"
+            "photo = Image(linear=False, samples=np.full((32, 48, 3), 40, np.uint8));"
+            "out = api.enhance(photo, device='cpu'); assert out.samples(np.uint8).shape == (32, 48, 3);"
+            "assert 'torch' not in sys.modules, 'torch imported'"
+        )
+        env = {**__import__("os").environ, "LHE_WEIGHTS": str(tmp_path)}
+        subprocess.run([sys.executable, "-c", code], check=True, env=env)

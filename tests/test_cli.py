@@ -355,7 +355,7 @@ class TestAlphaAndFormats:
     def test_decompression_bomb_refused_before_decoding(self, tmp_path, counted):
         """A zero-filled 17000×17000 PNG is 843 KB; the pixel limit lets it through, the memory
         estimate does not where it would not fit (here a machine with 4 GB to spare)."""
-        from tests.io.test_bad_input import _png_header_only
+        from tests.io.test_limits import _png_header_only
 
         _png_header_only(tmp_path / "bomb.png", 17000, 17000)
         result = invoke("enhance", str(tmp_path / "bomb.png"), "-o", str(tmp_path / "o.png"), "--max-memory", "4G")

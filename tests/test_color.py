@@ -1,12 +1,14 @@
-"""sRGB transfer functions and luminance against the IEC 61966-2-1 definition."""
+"""sRGB transfer functions, luminance and μ-law against their definitions."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
 import torch
 
-from lhe.color import linear_to_srgb, luminance, srgb_to_linear
+from lhe.color import linear_to_srgb, luminance, mu_law, srgb_to_linear
 from lhe.errors import ShapeError
 
 
@@ -57,3 +59,19 @@ class TestLuminance:
             luminance(np.ones((4, 4)))
         with pytest.raises(ShapeError):
             luminance(torch.ones(4, 4))
+
+
+class TestMuLaw:
+    def test_endpoints_and_reference(self):
+        # log(1 + 5000 · 0.5) / log(5001), computed by hand in float64.
+        out = mu_law(np.array([0.0, 0.5, 1.0], np.float32))
+        np.testing.assert_allclose(out, [0.0, math.log1p(2500) / math.log1p(5000), 1.0], rtol=1e-6)
+        assert out.dtype == np.float32
+
+    def test_torch_equals_numpy(self):
+        x = np.random.default_rng(0).random((2, 3, 4, 5)).astype(np.float32)
+        np.testing.assert_allclose(mu_law(torch.from_numpy(x)).numpy(), mu_law(x), rtol=1e-6)
+
+    def test_keeps_float64(self):
+        assert mu_law(np.ones(3)).dtype == np.float64
+        assert mu_law(torch.ones(3, dtype=torch.float64)).dtype == torch.float64

@@ -5,71 +5,47 @@ flag); reading and writing files is :mod:`lhe.io`'s job.
 
 Example:
     >>> from lhe import api, io
-    >>> photo = io.read_image("examples/dark_kitchen.jpg")  # doctest: +SKIP
+    >>> photo = io.read_image("examples/dark_bar.jpg")  # doctest: +SKIP
     >>> io.write_image(api.enhance(photo), "bright.jpg")    # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import functools
-import os
-import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from lhe.color import linear_to_srgb
+from lhe.device import apply_thread_policy, resolve_device
 from lhe.errors import InputError, ModelError
 from lhe.io import Image
+from lhe.models.registry import (
+    METHODS,
+    Method,
+    available_models,
+    checkpoint_path,
+    create_model,
+    default_method,
+    get_method,
+    get_spec,
+    load_model,
+    load_object,
+    read_card,
+)
 
 __all__ = [
     "enhance",
     "expand_hdr",
     "merge_exposures",
     "tonemap",
-    "resolve_device",
     "check_model",
+    "working_bytes",
     "model_for_checkpoint",
-    "share_cores",
-    "default_model",
-    "CLASSICAL",
+    "list_models",
+    "import_checkpoint",
 ]
-
-CLASSICAL = "classical"
-# expand-hdr: HDRUNet recovers clipped highlights better than our ExpandNet (clipped-region
-# error 0.574 vs 0.670 stops on the validation HDRIs) for 0.4 dB lower PSNR-mu; see README.
-_LEARNED_DEFAULTS = {"enhance": "bilateral-grid", "expand-hdr": "hdrunet"}
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when a CUDA GPU is usable, else ``cpu``; checks explicit choices."""
-    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
-        raise InputError(f"--device must be auto, cpu or cuda, got '{device}'")
-    if device == "cpu" or (device == "auto" and not _nvidia_device_present()):
-        return "cpu"  # decided without importing torch (over a second of start-up)
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda" if device == "auto" else device
-    if device == "auto":
-        return "cpu"
-    raise InputError("--device cuda asked for, but no CUDA GPU is available; use --device cpu")
-
-
-def _nvidia_device_present() -> bool:
-    """CUDA needs the NVIDIA driver's device nodes; without them no GPU can be used."""
-    import glob
-
-    return bool(glob.glob("/dev/nvidia[0-9]*")) or os.path.exists("/proc/driver/nvidia/version")
-
-
-def default_model(task: str) -> str:
-    """The learned default of ``task`` when its checkpoint ships, else the classical method."""
-    from lhe.models.registry import read_card
-
-    learned = _LEARNED_DEFAULTS[task]
-    return learned if read_card(learned) is not None else CLASSICAL
 
 
 def check_model(task: str, model: str | None, weights: str | Path | None) -> str:
@@ -85,29 +61,22 @@ def check_model(task: str, model: str | None, weights: str | Path | None) -> str
         The model name.
 
     Raises:
-        ModelError: an unknown name, a missing checkpoint file, or a checkpoint that fits no
-            ``task`` model.
+        ModelError: an unknown name, a missing checkpoint file, weights for a method that
+            takes none, or a checkpoint that fits no ``task`` model.
     """
     if weights is not None and not Path(weights).is_file():
         raise ModelError(f"Weights file not found: {weights}")
     if model is None and weights is not None:
         return model_for_checkpoint(weights, task)
-    name = model or default_model(task)
-    if name == CLASSICAL:
-        if weights is not None:
-            raise ModelError(f"--weights does not apply to the {CLASSICAL} method; drop it or pick a learned --model")
-        return name
-    from lhe.models.registry import read_card
+    method = get_method(task, model) if model else default_method(task)
+    if method.function and weights is not None:
+        raise ModelError(f"--weights does not apply to the {method.name} method; drop it or pick a learned --model")
+    return method.name
 
-    card = read_card(name)
-    if card is not None and card.task == task:
-        return name  # a shipped model: known without importing torch
-    from lhe.models.registry import available_models
 
-    if name not in available_models(task):
-        valid = ", ".join([CLASSICAL, *available_models(task)])
-        raise ModelError(f"Unknown {task} model '{name}'; available: {valid}")
-    return name
+def working_bytes(task: str, model: str) -> tuple[float, float]:
+    """Working memory per pixel (bytes) of ``model`` for 8-bit and for 16-bit/float input."""
+    return get_method(task, model).working_bytes
 
 
 def model_for_checkpoint(weights: str | Path, task: str) -> str:
@@ -125,8 +94,6 @@ def model_for_checkpoint(weights: str | Path, task: str) -> str:
             data = {}
         if isinstance(data, dict) and data.get("task") == task and isinstance(data.get("name"), str):
             return data["name"]
-    from lhe.models.registry import available_models, create_model
-
     shapes = _checkpoint_shapes(path)
     candidates = available_models(task)
     for name in candidates:
@@ -180,42 +147,57 @@ def _checkpoint_shapes(path: Path) -> dict[str, tuple]:
         raise ModelError(f"Cannot read {path} as a checkpoint: {str(exc).splitlines()[0]}") from exc
 
 
-_torch_threads: int | None = None
+def list_models() -> tuple[list[dict[str, Any]], list[Method]]:
+    """What ``lhe models`` shows: a record per registered model (name, task, description,
+    whether a checkpoint ships, its model card), and the classical methods, which need none."""
+    rows = []
+    for name in available_models():
+        spec, card = get_spec(name), read_card(name)
+        rows.append({
+            "name": name,
+            "task": spec.task,
+            "description": spec.description,
+            "shipped": card is not None,
+            "card": card.to_dict() if card else None,
+        })
+    return rows, [m for m in METHODS if m.function]
 
 
-def share_cores(workers: int) -> None:
-    """Give each of ``workers`` parallel images an equal share of torch's CPU threads (applied
-    when torch is loaded, so a run that never needs torch never imports it)."""
-    global _torch_threads
-    _torch_threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
-    if _torch_threads is not None and "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(_torch_threads)
+def import_checkpoint(checkpoint: str | Path, output: str | Path, *, model: str, overwrite: bool = False) -> Path:
+    """Convert an official checkpoint of ``model`` to lhe's safetensors with a model card beside it.
+
+    Raises:
+        OutputError: ``output`` exists (without ``overwrite``) or is not a ``.safetensors`` file.
+    """
+    from lhe.errors import OutputError
+    from lhe.models import convert
+
+    output = Path(output)
+    if output.exists() and not overwrite:
+        raise OutputError(f"{output}: already exists; pass --overwrite to replace it")
+    if output.suffix != ".safetensors":
+        raise OutputError(f"{output}: the converted checkpoint is a .safetensors file")
+    return convert.convert_official_checkpoint(Path(checkpoint), output, model_name=model, overwrite=overwrite)
 
 
 @functools.lru_cache(maxsize=2)
-def _cached_runtime(path: str) -> Any:
-    from lhe.models.bilateral_grid_runtime import BilateralGridRuntime
-
-    return BilateralGridRuntime.from_file(path)
+def _cached_runtime(runtime: str, path: str) -> Any:
+    return load_object(runtime).from_file(path)
 
 
 @functools.lru_cache(maxsize=4)
 def _cached_model(name: str, weights: str | None, device: str) -> Any:
-    from lhe.models.registry import load_model
-
     model = load_model(name, weights, device)
-    if _torch_threads is not None:
-        sys.modules["torch"].set_num_threads(_torch_threads)
+    apply_thread_policy()
     return model
 
 
-def _load(name: str, task: str, weights: str | Path | None, device: str) -> Any:
-    from lhe.models.registry import available_models
+def _load(method: Method, weights: str | Path | None, device: str) -> Any:
+    return _cached_model(method.name, None if weights is None else str(weights), device)
 
-    if name not in available_models(task):
-        valid = ", ".join([CLASSICAL, *available_models(task)])
-        raise ModelError(f"Unknown {task} model '{name}'; available: {valid}")
-    return _cached_model(name, None if weights is None else str(weights), device)
+
+def _run_function(method: Method, pixels: np.ndarray) -> np.ndarray:
+    return load_object(method.function)(pixels)
 
 
 def _run(run: Callable[[Any], Any], pixels: np.ndarray, device: str) -> np.ndarray:
@@ -247,8 +229,9 @@ def enhance(
 
     Args:
         image: the photograph (sRGB, or linear from a RAW file).
-        model: ``bilateral-grid`` (default when shipped), ``band-recursive`` (noisy, very
-            dark photos) or ``classical`` (adaptive gamma, no learned model).
+        model: an ``enhance`` method of :data:`lhe.models.registry.METHODS` (``lhe models``
+            lists them); default: the learned default when its checkpoint ships, else the
+            classical method.
         strength: 0..1 blend between the input (0) and the enhanced result (1), in sRGB.
         exposure: stops (−4..4) added to the enhanced result in linear light, with the same
             highlight roll-off as the models (a pixel the input did not clip is never clipped).
@@ -262,13 +245,11 @@ def enhance(
         raise InputError(f"--strength must be between 0 and 1, got {strength}")
     if not -4.0 <= exposure <= 4.0:
         raise InputError(f"--exposure must be between -4 and 4 stops, got {exposure}")
-    name = model or default_model("enhance")
-    if name == "bilateral-grid" and image.samples(np.uint8) is not None and not image.linear:
-        if resolve_device(device) == "cpu" and Path(str(weights or "x.safetensors")).suffix == ".safetensors":
-            # 8-bit photo on the CPU: the torch-free runtime, uint8 in and out.
-            from lhe.models.registry import checkpoint_path
-
-            runtime = _cached_runtime(str(checkpoint_path(name, weights)))
+    method = get_method("enhance", model) if model else default_method("enhance")
+    if method.runtime and image.samples(np.uint8) is not None and not image.linear:
+        if resolve_device(device) == "cpu" and (weights is None or Path(weights).suffix == ".safetensors"):
+            # 8-bit photo on the CPU: the model's torch-free runtime, uint8 in and out.
+            runtime = _cached_runtime(method.runtime, str(checkpoint_path(method.name, weights)))
             samples = runtime.enhance_uint8(image.samples(np.uint8), 1.0 if exposure else strength)
             if not exposure:
                 return Image(linear=False, meta=image.meta, samples=samples, alpha=image.alpha)
@@ -276,13 +257,11 @@ def enhance(
             result = _expose(source, samples.astype(np.float32) / np.float32(255), exposure)
             return image.with_pixels(source + np.float32(strength) * (result - source), linear=False)
     source = _display(image)
-    if name == CLASSICAL:
-        from lhe.classical import enhance_adaptive_gamma
-
-        result = enhance_adaptive_gamma(source)
+    if method.function:
+        result = _run_function(method, source)
     else:
         device = resolve_device(device)
-        network = _load(name, "enhance", weights, device)
+        network = _load(method, weights, device)
         # Full-resolution inference with bounded memory where the model offers it (tiling).
         result = np.clip(_run(getattr(network, "infer", network), source, device), 0.0, 1.0)
     if exposure:
@@ -316,28 +295,27 @@ def expand_hdr(
 
     Args:
         image: an sRGB photograph.
-        model: ``hdrunet`` (default when shipped), ``expandnet`` or ``classical``
-            (inverse sRGB with a highlight boost).
+        model: an ``expand-hdr`` method of :data:`lhe.models.registry.METHODS` (``lhe
+            models`` lists them); default: the learned default when its checkpoint ships,
+            else the classical method.
         device: ``auto``, ``cpu`` or ``cuda``.
-        weights: our safetensors checkpoint or the ExpandNet authors' ``.pth``.
+        weights: lhe's safetensors checkpoint, or an official ``.pth`` the model converts.
     """
     if image.linear:
         raise InputError(f"{image.meta.source or 'input'}: is already linear HDR; expand-hdr takes an 8/16-bit photograph")
-    name = model or default_model("expand-hdr")
-    if name == CLASSICAL:
-        from lhe.classical import expand_inverse_srgb
-
-        result = expand_inverse_srgb(image.pixels)
+    method = get_method("expand-hdr", model) if model else default_method("expand-hdr")
+    if method.function:
+        result = _run_function(method, image.pixels)
     else:
         from lhe.models.hdr_scale import expand_hdr as expand_in_scale
 
         device = resolve_device(device)
-        network = _load(name, "expand-hdr", weights, device)
+        network = _load(method, weights, device)
         result = _run(lambda batch: expand_in_scale(network, batch), np.clip(image.pixels, 0.0, 1.0), device)
     hdr = image.with_pixels(np.maximum(result, 0.0), linear=True)
     from lhe.models.hdr_scale import HDR_SCALE_CONVENTION
 
-    hdr.meta.attributes = {**hdr.meta.attributes, "lheScale": HDR_SCALE_CONVENTION, "lheModel": name}
+    hdr.meta.attributes = {**hdr.meta.attributes, "lheScale": HDR_SCALE_CONVENTION, "lheModel": method.name}
     return hdr
 
 

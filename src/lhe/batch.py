@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Sequence, TextIO
 
 from lhe.errors import InputError, LheError, ModelError, OutputError
 from lhe.io import STDIO, is_temporary_name, remove_active_temporaries, remove_stale_temporaries
-from lhe.io.formats import FORMAT_EXTENSIONS, RAW_EXTENSIONS, READ_ONLY_EXTENSIONS
+from lhe.formats import FORMAT_EXTENSIONS, RAW_EXTENSIONS, READ_ONLY_EXTENSIONS
 
 __all__ = [
     "InputFile",

@@ -20,7 +20,10 @@ from typing import Annotated, Any, Callable, Iterator, Optional
 
 import typer
 
-from lhe.errors import InputError, LheError
+from lhe.errors import InputError, LheError, either
+from lhe.formats import LINEAR_FORMATS, writable_formats
+from lhe.hdr.operators import DEFAULT_TONEMAP_METHOD, TONEMAP_METHODS
+from lhe.models.registry import METHODS
 
 __all__ = ["app", "main"]
 
@@ -74,10 +77,22 @@ MaxPixels = Annotated[int, typer.Option("--max-pixels", min=1, help="Refuse imag
 MaxMemory = Annotated[Optional[str], typer.Option("--max-memory", help="Memory the batch may use, e.g. 8G (default: what the machine has available); images that would need more are refused before decoding.")]
 SkipExisting = Annotated[bool, typer.Option("--skip-existing", help="Keep outputs that already exist and make only the missing ones (for re-runs).")]
 OutputProfile = Annotated[str, typer.Option("--output-profile", help="Colour profile of the picture: srgb, display-p3 or adobe-rgb (converted and embedded).")]
-Format = Annotated[Optional[str], typer.Option("--format", "-f", help="Output format: jpeg png tiff webp heif exr hdr (needed for -o -).")]
+Format = Annotated[Optional[str], typer.Option("--format", "-f", help=f"Output format: {' '.join(writable_formats())} (needed for -o -).")]
 Quality = Annotated[int, typer.Option("--quality", min=1, max=100, help="JPEG/WebP/HEIF quality.")]
 BitDepth = Annotated[Optional[int], typer.Option("--bit-depth", help="8 or 16 for PNG/TIFF (default: the input's).")]
 Float32 = Annotated[bool, typer.Option("--float32", help="Write EXR (or TIFF) as float32 instead of half.")]
+
+
+def _model_help(task: str) -> str:
+    """``--model`` help from the registry: the names for ``task`` and its default."""
+    learned = next(m.name for m in METHODS if m.task == task and m.default)
+    fallback = next(m.name for m in METHODS if m.task == task and m.function)
+    names = [m.name for m in METHODS if m.task == task]
+    return f"{either(names)} (default: {learned}, or {fallback} when its checkpoint is not installed)."
+
+
+def _default_model(task: str) -> str:
+    return next(m.name for m in METHODS if m.task == task and m.default)
 
 
 def _guarded(command: Callable) -> Callable:
@@ -180,7 +195,7 @@ def _check_stdout_options(output: Optional[str], json_lines: bool) -> None:
 
 @app.command(
     help=(
-        "Brighten dark photos (learned bilateral-grid model by default).\n\n"
+        f"Brighten dark photos (learned {_default_model('enhance')} model by default).\n\n"
         "Examples:\n\n\b\n  lhe enhance dark.jpg -o bright.jpg\n  lhe enhance dark.jpg --exposure -0.5 -o subtler.jpg\n  lhe enhance 'shoot/*.NEF' --model band-recursive -o out/ --workers 2\n  cat dark.jpg | lhe enhance - -o - --format png > bright.png"
     )
 )
@@ -188,7 +203,7 @@ def _check_stdout_options(output: Optional[str], json_lines: bool) -> None:
 def enhance(
     inputs: Inputs,
     output: Output = None,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="bilateral-grid, band-recursive or classical (default: the shipped default).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help=_model_help("enhance"))] = None,
     weights: Annotated[Optional[Path], typer.Option("--weights", help="A checkpoint to use instead of the shipped one.")] = None,
     strength: Annotated[float, typer.Option("--strength", min=0.0, max=1.0, help="Blend with the input: 0 = input, 1 = full effect.")] = 1.0,
     exposure: Annotated[float, typer.Option("--exposure", min=-4.0, max=4.0, help="Stops to add to (or, negative, take from) the result; highlights the input did not clip stay unclipped.")] = 0.0,
@@ -220,7 +235,7 @@ def enhance(
 @app.command(
     "expand-hdr",
     help=(
-        "Recover a linear HDR image from one 8-bit photo (HDRUNet by default).\n\n"
+        f"Recover a linear HDR image from one 8-bit photo ({_default_model('expand-hdr')} by default).\n\n"
         "Examples:\n\n\b\n  lhe expand-hdr photo.jpg -o photo.exr\n  lhe expand-hdr photo.jpg --weights expandnet_authors.pth -o photo.exr"
     ),
 )
@@ -228,10 +243,10 @@ def enhance(
 def expand_hdr(
     inputs: Inputs,
     output: Output = None,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="hdrunet (default), expandnet or classical.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help=_model_help("expand-hdr"))] = None,
     weights: Annotated[Optional[Path], typer.Option("--weights", help="Our safetensors checkpoint or the ExpandNet authors' .pth file.")] = None,
     device: Device = "auto",
-    format: Annotated[Optional[str], typer.Option("--format", "-f", help="exr (default), hdr or tiff.")] = None,
+    format: Annotated[Optional[str], typer.Option("--format", "-f", help=f"{LINEAR_FORMATS[0]} (default), {either(LINEAR_FORMATS[1:])}.")] = None,
     float32: Float32 = False,
     overwrite: Overwrite = False,
     skip_existing: SkipExisting = False,
@@ -311,7 +326,7 @@ def merge_exposures(
 def tonemap(
     inputs: Inputs,
     output: Output = None,
-    method: Annotated[str, typer.Option("--method", help="reinhard, drago, local, mu-law or gamma.")] = "local",
+    method: Annotated[str, typer.Option("--method", help=f"{either(TONEMAP_METHODS)}.")] = DEFAULT_TONEMAP_METHOD,
     exposure: Annotated[float, typer.Option("--exposure", help="Exposure correction in stops before mapping.")] = 0.0,
     saturation: Annotated[float, typer.Option("--saturation", min=0.0, help="Colour saturation (1 = unchanged).")] = 1.0,
     gamma: Annotated[Optional[float], typer.Option("--gamma", min=0.1, help="Display gamma instead of the sRGB curve.")] = None,

@@ -1,4 +1,4 @@
-"""sRGB transfer functions and luminance, for numpy ``H×W×3`` arrays and torch ``(*, 3, H, W)`` tensors.
+"""sRGB transfer functions, luminance and μ-law, for numpy ``H×W×3`` arrays and torch ``(*, 3, H, W)`` tensors.
 
 Every function keeps the input's type, dtype and device. Numpy arrays carry channels last,
 torch tensors channels first (``(*, 3, H, W)``), as the rest of lhe does.
@@ -7,17 +7,25 @@ References:
     IEC 61966-2-1:1999, Multimedia systems and equipment — Colour measurement and management —
     Part 2-1: Default RGB colour space — sRGB.
     ITU-R BT.709-6, Parameter values for the HDTV standards (luminance weights).
+    N. K. Kalantari and R. Ramamoorthi, "Deep High Dynamic Range Imaging of Dynamic Scenes",
+    ACM TOG (SIGGRAPH) 2017 (μ-law with μ = 5000).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import math
+
 import numpy as np
 
-__all__ = ["srgb_to_linear", "linear_to_srgb", "luminance", "BT709_LUMA"]
+from lhe.checks import check_shape
+
+__all__ = ["srgb_to_linear", "linear_to_srgb", "luminance", "mu_law", "BT709_LUMA", "MU_LAW_MU"]
 
 BT709_LUMA = (0.2126, 0.7152, 0.0722)
+
+MU_LAW_MU = 5000.0  # Kalantari & Ramamoorthi 2017, the usual value for HDR losses and PSNR-μ
 
 _SRGB_THRESHOLD_ENCODED = 0.04045
 _SRGB_THRESHOLD_LINEAR = 0.0031308
@@ -111,16 +119,34 @@ def luminance(rgb: Any) -> Any:
         1.0...
     """
     if _is_torch(rgb):
-        if rgb.ndim < 3 or rgb.shape[-3] != 3:
-            from lhe.errors import ShapeError
-
-            raise ShapeError(f"luminance expects a (*, 3, H, W) tensor, got shape {tuple(rgb.shape)}")
+        check_shape(rgb, ["*", "3", "H", "W"], "luminance input")
         weights = rgb.new_tensor(BT709_LUMA).view(3, 1, 1)
         return (rgb * weights).sum(dim=-3, keepdim=True)
     rgb = np.asarray(rgb)
-    if rgb.shape[-1] != 3:
-        from lhe.errors import ShapeError
-
-        raise ShapeError(f"luminance expects an (..., 3) array, got shape {rgb.shape}")
+    check_shape(rgb, ["*", "3"], "luminance input")
     dtype = rgb.dtype if np.issubdtype(rgb.dtype, np.floating) else np.float32
     return rgb.astype(dtype, copy=False) @ np.asarray(BT709_LUMA, dtype=dtype)
+
+
+def mu_law(x: Any, mu: float = MU_LAW_MU) -> Any:
+    """μ-law compression ``log(1 + μx) / log(1 + μ)`` of values normalised to [0, 1].
+
+    Args:
+        x: numpy array or torch tensor, nominally in [0, 1] (not clipped here).
+        mu: compression μ > 0.
+
+    Returns:
+        Compressed values, same type, shape and device; numpy floats keep their dtype (integer
+        input becomes float32), torch tensors their dtype.
+
+    Example:
+        >>> round(float(mu_law(np.float32(0.5))), 4)  # log(1 + 2500) / log(5001)
+        0.9186
+    """
+    if _is_torch(x):
+        import torch
+
+        return torch.log1p(mu * x) / math.log1p(mu)
+    x = np.asarray(x)
+    dtype = np.dtype(x.dtype if np.issubdtype(x.dtype, np.floating) else np.float32)
+    return (np.log1p(dtype.type(mu) * x.astype(dtype, copy=False)) / dtype.type(math.log1p(mu))).astype(dtype, copy=False)

@@ -13,41 +13,28 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from lhe import batch
-from lhe.errors import InputError, OutputError
+from lhe.device import resolve_device, share_cores
+from lhe.errors import InputError, either
 from lhe.io import STDIO, Image, SizeLimit, check_target, read_capture_time, read_image, write_image
-from lhe.io.formats import HDR_FORMATS, default_extension, format_from_path, writable_formats
+from lhe.formats import HDR_FORMATS, LINEAR_FORMATS, default_extension, display_formats, format_from_path, writable_formats
 from lhe.io.limits import available_memory, parse_size
 
 __all__ = ["run_enhance", "run_expand_hdr", "run_merge", "run_tonemap", "list_models", "import_checkpoint"]
 
-#: Working memory per pixel (bytes) of each command and model, for 8-bit and for 16-bit/float
-#: input, checked against the memory available before an image is decoded. Peak RSS minus
-#: start-up on one 12 MP photo on the development machine (2 cores), rounded up by about a
-#: third: bilateral-grid 13 (uint8 runtime) / 100 (torch, 16-bit input); classical enhance 112;
-#: band-recursive 147, HDRUNet 120, ExpandNet 127 (tiled: README); classical expand-hdr 72;
-#: tonemap local 58, reinhard 72; merge-exposures 16 per frame.
-_WORKING_BYTES: dict[tuple[str, str | None], tuple[float, float]] = {
-    ("enhance", "bilateral-grid"): (24, 128),
-    ("enhance", "classical"): (150, 150),
-    ("enhance", None): (200, 200),  # band-recursive and any other learned model
-    ("expand-hdr", "classical"): (96, 96),
-    ("expand-hdr", None): (170, 170),
-    ("tonemap", None): (96, 96),
-    ("merge-exposures", None): (24, 24),  # per frame of the bracket
-}
-
-
-def _working_bytes(task: str, model: Optional[str]) -> tuple[float, float]:
-    return _WORKING_BYTES.get((task, model)) or _WORKING_BYTES[(task, None)]
+#: Working memory per pixel (bytes), for 8-bit and for 16-bit/float input, checked against the
+#: memory available before an image is decoded; each model's and method's own is in its row of
+#: :data:`lhe.models.registry.METHODS`. Peak RSS minus start-up on one 12 MP photo on the
+#: development machine (2 cores), rounded up by about a third: tonemap local 58, reinhard 72;
+#: merge-exposures 16 per frame.
+_TONEMAP_BYTES = (96.0, 96.0)
+_MERGE_BYTES_PER_FRAME = (24.0, 24.0)
 
 
 def _workers(requested: Optional[int], jobs: int) -> int:
     """Parallel images: as asked, else one per core (at most 4, never more than the jobs);
-    torch's own threads are then split between them (:func:`lhe.api.share_cores`)."""
-    from lhe import api
-
+    torch's own threads are then split between them (:func:`lhe.device.share_cores`)."""
     workers = max(1, min(requested or min(os.cpu_count() or 1, 4), jobs))
-    api.share_cores(workers)
+    share_cores(workers)
     return workers
 
 
@@ -136,7 +123,6 @@ def _single_image_batch(
     output: Optional[str],
     transform: Callable[[Image], Image],
     *,
-    task: str,
     suffix: str,
     extension: Callable[[str], str],
     stdout_format: str,
@@ -151,16 +137,20 @@ def _single_image_batch(
     quiet: bool,
     json_lines: bool,
     label: str,
-    prepare: Optional[Callable[[], Optional[str]]] = None,
+    per_pixel: tuple[float, float] = _TONEMAP_BYTES,
+    prepare: Optional[Callable[[], tuple[float, float]]] = None,
 ) -> batch.Summary:
+    """``prepare`` (run once, only when some job is left to do) checks the model and device
+    and returns the model's working bytes per pixel, which replace ``per_pixel``."""
     jobs = _plan(inputs, output, suffix=suffix, extension=extension, recursive=recursive,
                  skip_existing=skip_existing, overwrite=overwrite, quiet=quiet)
     check_options = {k: v for k, v in write_options.items() if k in ("bit_depth", "output_profile")}
     _check_outputs(jobs, format=format, stdout_format=stdout_format, overwrite=overwrite, **check_options)
     todo = sum(not job.skip for job in jobs)
-    model = prepare() if todo and prepare is not None else None
+    if todo and prepare is not None:
+        per_pixel = prepare()
     workers = _workers(workers, max(todo, 1))
-    limit = _size_limit(max_pixels, max_memory, workers, _working_bytes(task, model))
+    limit = _size_limit(max_pixels, max_memory, workers, per_pixel)
 
     def work(job: batch.Job) -> None:
         image = read_image(job.inputs[0], limit=limit)
@@ -176,20 +166,20 @@ def run_enhance(inputs, output, *, model, weights, strength, exposure, device, f
     from lhe import api
 
     if format in HDR_FORMATS:
-        raise InputError(f"enhance writes display images; --format {format} is for HDR, use jpeg, png, tiff, webp or heif")
+        raise InputError(f"enhance writes display images; --format {format} is for HDR, use {either(display_formats())}")
     chosen = {}
 
-    def prepare() -> str:  # model and device checked once, before the first image
-        chosen["device"] = api.resolve_device(device)
+    def prepare() -> tuple[float, float]:  # model and device checked once, before the first image
+        chosen["device"] = resolve_device(device)
         chosen["model"] = api.check_model("enhance", model, weights)
-        return chosen["model"]
+        return api.working_bytes("enhance", chosen["model"])
 
     def transform(image: Image) -> Image:
         return api.enhance(image, model=chosen["model"], strength=strength, exposure=exposure, device=chosen["device"],
                            weights=weights)
 
     return _single_image_batch(
-        inputs, output, transform, task="enhance", suffix="enhanced",
+        inputs, output, transform, suffix="enhanced",
         extension=_extension(format, fallback=".png", keep_input=True), stdout_format="png", format=format,
         write_options={"quality": quality, "bit_depth": bit_depth, "output_profile": output_profile},
         overwrite=overwrite, skip_existing=skip_existing, recursive=recursive, workers=workers, max_pixels=max_pixels,
@@ -201,20 +191,20 @@ def run_expand_hdr(inputs, output, *, model, weights, device, format, float32, o
                    max_pixels, quiet, json_lines, skip_existing=False, max_memory=None) -> batch.Summary:
     from lhe import api
 
-    if format not in (None, "exr", "hdr", "tiff"):
-        raise InputError(f"expand-hdr writes HDR: --format must be exr, hdr or tiff, got '{format}'")
+    if format is not None and format not in LINEAR_FORMATS:
+        raise InputError(f"expand-hdr writes HDR: --format must be {either(LINEAR_FORMATS)}, got '{format}'")
     chosen = {}
 
-    def prepare() -> str:
-        chosen["device"] = api.resolve_device(device)
+    def prepare() -> tuple[float, float]:
+        chosen["device"] = resolve_device(device)
         chosen["model"] = api.check_model("expand-hdr", model, weights)
-        return chosen["model"]
+        return api.working_bytes("expand-hdr", chosen["model"])
 
     def transform(image: Image) -> Image:
         return api.expand_hdr(image, model=chosen["model"], device=chosen["device"], weights=weights)
 
     return _single_image_batch(
-        inputs, output, transform, task="expand-hdr", suffix="hdr",
+        inputs, output, transform, suffix="hdr",
         extension=_extension(format, fallback=".exr", keep_input=False), stdout_format="exr", format=format,
         write_options={"float32": float32 or format == "tiff", "bit_depth": 32 if format == "tiff" else None},
         overwrite=overwrite, skip_existing=skip_existing, recursive=recursive, workers=workers, max_pixels=max_pixels,
@@ -229,14 +219,14 @@ def run_tonemap(inputs, output, *, method, exposure, saturation, gamma, format, 
     from lhe.hdr.tonemap import validate_tonemap_method
 
     if format in HDR_FORMATS:
-        raise InputError(f"tonemap writes display images; --format {format} is HDR, use jpeg, png, tiff, webp or heif")
+        raise InputError(f"tonemap writes display images; --format {format} is HDR, use {either(display_formats())}")
     validate_tonemap_method(method)
 
     def transform(image: Image) -> Image:
         return api.tonemap(image, method=method, exposure=exposure, saturation=saturation, gamma=gamma)
 
     return _single_image_batch(
-        inputs, output, transform, task="tonemap", suffix="tonemapped",
+        inputs, output, transform, suffix="tonemapped",
         extension=_extension(format, fallback=".jpg", keep_input=False), stdout_format="png", format=format,
         write_options={"quality": quality, "bit_depth": bit_depth, "output_profile": output_profile},
         overwrite=overwrite, skip_existing=skip_existing, recursive=recursive, workers=workers, max_pixels=max_pixels,
@@ -250,7 +240,7 @@ def run_merge(inputs, output, *, times, exposures, response, save_response, alig
     from lhe import api
 
     if fuse and format in HDR_FORMATS:
-        raise InputError("--fuse writes a display picture; use --format jpeg, png or tiff")
+        raise InputError(f"--fuse writes a display picture; use --format {either(display_formats())}")
     if not fuse and output_profile != "srgb":
         raise InputError("--output-profile applies to --fuse pictures; a merged HDR image holds linear Rec. 709")
 
@@ -279,8 +269,8 @@ def run_merge(inputs, output, *, times, exposures, response, save_response, alig
     todo = [job for job in jobs if not job.skip]
     workers = _workers(workers, max(len(todo), 1))
     frames_most = max((len(job.inputs) for job in todo), default=1)
-    per_frame = _working_bytes("merge-exposures", None)
-    limit = _size_limit(max_pixels, max_memory, workers, (per_frame[0] * frames_most, per_frame[1] * frames_most))
+    narrow, wide = _MERGE_BYTES_PER_FRAME
+    limit = _size_limit(max_pixels, max_memory, workers, (narrow * frames_most, wide * frames_most))
 
     def work(job: batch.Job) -> dict:
         frames = [read_image(f, limit=limit) for f in job.inputs]
@@ -296,19 +286,11 @@ def run_merge(inputs, output, *, times, exposures, response, save_response, alig
 
 
 def list_models(*, json_lines: bool = False) -> None:
-    """Print every registered model with its shipped model card (or that none ships)."""
-    from lhe.models.registry import available_models, get_spec, read_card
+    """Print every registered model with its shipped model card (or that none ships), then the
+    classical methods."""
+    from lhe import api
 
-    rows = []
-    for name in available_models():
-        spec, card = get_spec(name), read_card(name)
-        rows.append({
-            "name": name,
-            "task": spec.task,
-            "description": spec.description,
-            "shipped": card is not None,
-            "card": card.to_dict() if card else None,
-        })
+    rows, classical = api.list_models()
     if json_lines:
         for row in rows:
             print(json.dumps(row))
@@ -324,8 +306,10 @@ def list_models(*, json_lines: bool = False) -> None:
         if scores:
             shown = ", ".join(scores[:6]) + (f" (+{len(scores) - 6} more in weights/{row['name']}.json)" if len(scores) > 6 else "")
             print(textwrap.fill(f"validation: {shown}", width=88, initial_indent="    ", subsequent_indent="      "))
-    print("classical  [enhance, expand-hdr]  no checkpoint needed")
-    print("    adaptive gamma (enhance) / inverse sRGB with a highlight boost (expand-hdr)")
+    for name in dict.fromkeys(method.name for method in classical):
+        methods = [method for method in classical if method.name == name]
+        print(f"{name}  [{', '.join(m.task for m in methods)}]  no checkpoint needed")
+        print("    " + " / ".join(f"{m.description} ({m.task})" for m in methods))
 
 
 def _flat_scores(validation: dict, prefix: str = "") -> list[str]:
@@ -340,11 +324,7 @@ def _flat_scores(validation: dict, prefix: str = "") -> list[str]:
 
 
 def import_checkpoint(checkpoint: Path, output: Path, *, model: str, overwrite: bool) -> None:
-    from lhe.models import convert
+    from lhe import api
 
-    if output.exists() and not overwrite:
-        raise OutputError(f"{output}: already exists; pass --overwrite to replace it")
-    if output.suffix != ".safetensors":
-        raise OutputError(f"{output}: the converted checkpoint is a .safetensors file")
-    written = convert.convert_official_checkpoint(checkpoint, output, model_name=model)
+    written = api.import_checkpoint(checkpoint, output, model=model, overwrite=overwrite)
     print(f"wrote {written}", file=sys.stderr)

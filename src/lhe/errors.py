@@ -1,6 +1,12 @@
 """Typed errors; the CLI maps each to an exit code in one place."""
 
-__all__ = ["LheError", "InputError", "ShapeError", "ModelError", "OutputError", "WriteError", "LheWarning"]
+__all__ = ["either", "LheError", "InputError", "ShapeError", "ModelError", "OutputError", "WriteError", "LheWarning"]
+
+
+def either(names) -> str:
+    """``a, b or c``: the valid names in a message or a help text."""
+    names = list(names)
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
 
 
 class LheError(Exception):

@@ -50,7 +50,7 @@ class TestForward:
 
     @pytest.mark.parametrize("bad", [torch.rand(3, 8, 8), torch.rand(1, 4, 8, 8), torch.rand(1, 3, 0, 5)])
     def test_rejects_bad_shapes(self, bad):
-        with pytest.raises(ShapeError, match="band-recursive expects"):
+        with pytest.raises(ShapeError, match=r"band-recursive input must have shape \(N, 3, H, W\)"):
             BandRecursiveNet(**SMALL)(bad)
 
     def test_is_local_for_a_given_lift(self):

@@ -97,7 +97,7 @@ class TestForward:
 
     @pytest.mark.parametrize("shape", [(3, 16, 16), (1, 4, 16, 16), (1, 1, 16, 16)])
     def test_rejects_bad_shapes(self, shape):
-        with pytest.raises(ShapeError, match="Expected"):
+        with pytest.raises(ShapeError, match=r"bilateral-grid input must have shape \(N, 3, H, W\)"):
             BilateralGridNet()(torch.rand(shape))
 
 

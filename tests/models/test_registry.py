@@ -75,3 +75,45 @@ def shared_expandnet():
     if not folder.exists():
         pytest.skip("shared test vectors are not beside the repository")
     return folder
+
+
+class TestMethodTable:
+    """The static table the CLI and api read: it must agree with what the modules register."""
+
+    def test_learned_rows_match_their_registered_models(self):
+        from lhe.models.registry import METHODS, get_spec
+
+        for method in METHODS:
+            if method.module:
+                assert get_spec(method.name).task == method.task, method.name
+        assert {m.name for m in METHODS if m.module} == set(available_models())
+
+    def test_every_import_path_resolves(self):
+        from lhe.models.registry import METHODS, load_object
+
+        for method in METHODS:
+            assert (method.module is None) != (method.function is None), method.name
+            for path in (method.runtime, method.function):
+                if path:
+                    assert callable(load_object(path)), path
+
+    def test_one_default_and_one_classical_fallback_per_task(self):
+        from lhe.models.registry import METHODS, TASKS
+
+        for task in TASKS:
+            rows = [m for m in METHODS if m.task == task]
+            assert sum(m.default for m in rows) == 1 and sum(bool(m.function) for m in rows) == 1
+
+    def test_default_falls_back_to_classical_without_a_checkpoint(self, weights_folder):
+        from lhe.models.registry import default_method
+
+        assert default_method("enhance").name == "classical"
+        assert default_method("expand-hdr").function == "lhe.classical:expand_inverse_srgb"
+
+    def test_unknown_method_lists_the_task_names(self):
+        from lhe.models.registry import get_method
+
+        with pytest.raises(ModelError, match=r"Unknown enhance model 'nope'; available: classical, band-recursive, bilateral-grid"):
+            get_method("enhance", "nope")
+        with pytest.raises(ModelError, match="available: classical, expandnet, hdrunet"):
+            get_method("expand-hdr", "bilateral-grid")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from lhe.color import mu_law
 import pytest
 
 from lhe.color import srgb_to_linear
@@ -14,7 +16,6 @@ from lhe_training.expand_eval import (
     clipped_log2_error,
     clipped_mask,
     make_ldr_input,
-    mu_law,
     psnr_mu,
     score_expansion,
 )

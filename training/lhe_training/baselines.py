@@ -79,16 +79,15 @@ def enhance_gamma_to_mean_luma(image: np.ndarray, target: np.ndarray | None = No
         >>> round(float(out.mean()), 3)
         0.45
     """
-    from lhe.color import BT709_LUMA
+    from lhe.color import luminance
 
     image = _check(image)
     sample = image[::4, ::4].astype(np.float64) if min(image.shape[:2]) >= 8 else image.astype(np.float64)
-    weights = np.asarray(BT709_LUMA)
-    if float((sample @ weights).max()) <= 0.0:
+    if float(luminance(sample).max()) <= 0.0:
         return image.copy()
 
     def luma_after(log_g: float) -> float:
-        return float((sample ** np.exp(log_g) @ weights).mean())
+        return float(luminance(sample ** np.exp(log_g)).mean())
 
     lo, hi = np.log(0.02), np.log(50.0)
     for _ in range(40):

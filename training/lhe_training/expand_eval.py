@@ -28,7 +28,8 @@ from typing import Callable
 
 import numpy as np
 
-from lhe.color import BT709_LUMA
+from lhe.checks import check_shape
+from lhe.color import MU_LAW_MU, luminance, mu_law
 from lhe.errors import ShapeError
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
     "ExpansionScore",
     "make_ldr_input",
     "align_to_truth",
-    "mu_law",
     "psnr_mu",
     "clipped_mask",
     "clipped_log2_error",
@@ -49,7 +49,7 @@ __all__ = [
 
 CLIP_FRACTION = 0.04
 JPEG_QUALITY = 90
-MU = 5000.0
+MU = MU_LAW_MU
 CLIPPED_CODE = 250.0 / 255.0
 _EPS = 1e-8
 
@@ -64,13 +64,10 @@ class ExpansionScore:
 
 
 def _check(image: np.ndarray, name: str) -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
-        raise ShapeError(f"{name} must be an H×W×3 numpy array, got {getattr(image, 'shape', type(image))}")
+    if not isinstance(image, np.ndarray):
+        raise ShapeError(f"{name} must be an H×W×3 numpy array, got {type(image).__name__}")
+    check_shape(image, ["H", "W", "3"], name)
     return image.astype(np.float32, copy=False)
-
-
-def _luminance(image: np.ndarray) -> np.ndarray:
-    return image @ np.asarray(BT709_LUMA, np.float32)
 
 
 def make_ldr_input(hdr: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -106,18 +103,13 @@ def align_to_truth(prediction: np.ndarray, truth: np.ndarray) -> np.ndarray:
     Returns:
         The scaled prediction (unchanged when no pixel has positive luminance in both).
     """
-    pred_y = _luminance(_check(prediction, "prediction"))
-    true_y = _luminance(_check(truth, "truth"))
+    pred_y = luminance(_check(prediction, "prediction"))
+    true_y = luminance(_check(truth, "truth"))
     valid = (pred_y > 0) & (true_y > 0)
     if not valid.any():
         return prediction
     scale = np.exp(np.median(np.log(true_y[valid]) - np.log(pred_y[valid])))
     return (prediction * np.float32(scale)).astype(np.float32)
-
-
-def mu_law(x: np.ndarray, mu: float = MU) -> np.ndarray:
-    """μ-law compression ``log(1 + μx) / log(1 + μ)`` of values in [0, 1]."""
-    return (np.log1p(mu * x) / np.log1p(mu)).astype(np.float32)
 
 
 def psnr_mu(prediction: np.ndarray, truth: np.ndarray, mu: float = MU) -> float:
@@ -154,7 +146,7 @@ def clipped_log2_error(prediction: np.ndarray, truth: np.ndarray, ldr: np.ndarra
     mask = clipped_mask(ldr)
     if not mask.any():
         return float("nan")
-    error = np.log2(np.maximum(_luminance(prediction), _EPS)) - np.log2(np.maximum(_luminance(truth), _EPS))
+    error = np.log2(np.maximum(luminance(prediction), _EPS)) - np.log2(np.maximum(luminance(truth), _EPS))
     return float(np.sqrt(np.mean(error[mask].astype(np.float64) ** 2)))
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lhe.checks import check_shape
+from lhe.color import luminance
 from lhe.errors import ShapeError
 
 __all__ = [
@@ -102,8 +104,7 @@ def ssim(x: np.ndarray, y: np.ndarray, data_range: float = 1.0, sigma: float = 1
 
 def _rgb(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ShapeError(f"Expected an H×W×3 sRGB image, got shape {image.shape}")
+    check_shape(image, ["H", "W", "3"], "sRGB image")
     return image.astype(np.float64, copy=False)
 
 
@@ -126,9 +127,7 @@ def luma_Rec709(image: np.ndarray) -> np.ndarray:
     References:
         ITU-R BT.709-6, Parameter values for the HDTV standards, 2015 (luma weights).
     """
-    from lhe.color import BT709_LUMA
-
-    return _rgb(image) @ np.asarray(BT709_LUMA, dtype=np.float64)
+    return luminance(_rgb(image))
 
 
 def mean_luma(image: np.ndarray) -> float:

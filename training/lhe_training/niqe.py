@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from lhe.checks import check_shape
 from lhe.errors import InputError, ShapeError
 
 __all__ = ["niqe_Mittal2013", "niqe_available", "NIQE_BLOCK", "INSTALL_HINT"]
@@ -109,8 +110,7 @@ def niqe_Mittal2013(image: np.ndarray) -> float:
         True
     """
     image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ShapeError(f"Expected an H×W×3 image, got shape {image.shape}")
+    check_shape(image, ["H", "W", "3"])
     if min(image.shape[:2]) < 2 * NIQE_BLOCK:
         raise ShapeError(f"NIQE needs at least {2 * NIQE_BLOCK}×{2 * NIQE_BLOCK} pixels, got {image.shape[:2]}")
     if image.dtype != np.uint8:

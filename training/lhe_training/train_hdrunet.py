@@ -49,10 +49,12 @@ from typing import Any
 
 import numpy as np
 
+from lhe.color import MU_LAW_MU, mu_law
+
 __all__ = ["MODEL_NAME", "training_loss", "mu_law_l1_loss", "PairSampler", "score_on_validation", "main"]
 
 MODEL_NAME = "hdrunet"
-MU = 5000.0
+MU = MU_LAW_MU
 PHOTO_LONG_SIDE = 1280  # photos kept in memory as uint8 at most this size
 
 
@@ -70,10 +72,9 @@ def mu_law_l1_loss(prediction: Any, target: Any, mu: float = MU) -> Any:
     import torch
 
     norm = torch.quantile(target.flatten(1), 0.99, dim=1).clamp_min(1e-3).view(-1, 1, 1, 1).detach()
-    scale = math.log1p(mu)
 
     def compress(x: torch.Tensor) -> torch.Tensor:
-        return torch.log1p(mu * (x / norm).clamp_min(0)) / scale
+        return mu_law((x / norm).clamp_min(0), mu)
 
     return (compress(prediction) - compress(target)).abs().mean()
 

@@ -4,8 +4,20 @@
 picture, ``tonemap`` turns linear HDR into an sRGB picture; ``lhe.hdr.exposure``
 and ``lhe.hdr.response`` hold the helpers the command line needs (exposure parsing, response
 curve files). Import ``tonemap`` from ``lhe.hdr.tonemap``.
+
+The names below are imported on first use, so that reading :mod:`lhe.hdr.operators` (the
+command line's help) does not import numpy.
 """
 
-from lhe.hdr.merge import MergeInfo, fuse_exposures_Mertens2007, merge_exposures
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = ["merge_exposures", "MergeInfo", "fuse_exposures_Mertens2007"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(importlib.import_module("lhe.hdr.merge"), name)
+    raise AttributeError(f"module 'lhe.hdr' has no attribute {name!r}")

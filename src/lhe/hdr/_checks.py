@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from lhe.checks import check_shape
 from lhe.errors import InputError, ShapeError
 
 __all__ = ["check_image", "check_frames", "validate_method", "to_unit_float"]
@@ -22,8 +23,7 @@ def validate_method(method: str, table: Mapping[str, Any], what: str) -> str:
 def check_image(image: Any, name: str = "image", *, finite: bool = True) -> np.ndarray:
     """Check an ``H×W×3`` numpy image (float or integer) and return it as an ndarray."""
     array = np.asarray(image)
-    if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] < 1 or array.shape[1] < 1:
-        raise ShapeError(f"{name} must be an H×W×3 array, got shape {array.shape}; pass RGB images channels last")
+    check_shape(array, ["H", "W", "3"], name, hint="pass RGB images channels last")
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.unsignedinteger)):
         raise InputError(f"{name} must be float or unsigned integer, got dtype {array.dtype}")
     if finite and np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():

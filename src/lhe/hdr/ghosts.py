@@ -21,11 +21,11 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.ndimage
 
+from lhe.color import luminance
 from lhe.errors import InputError
 
 __all__ = ["ghost_masks", "resize_bilinear"]
 
-_LUMA = np.asarray([0.2126, 0.7152, 0.0722], np.float32)
 
 
 def ghost_masks(
@@ -88,8 +88,8 @@ def ghost_masks(
             # The two frames share no radiance range: nothing to compare, nothing to reject.
             masks.append(np.zeros(frame.shape[:2], np.float32))
             continue
-        a = np.clip(ref / np.float32(e_ref), lower, upper) @ _LUMA
-        b = np.clip(frame / np.float32(e), lower, upper) @ _LUMA
+        a = luminance(np.clip(ref / np.float32(e_ref), lower, upper))
+        b = luminance(np.clip(frame / np.float32(e), lower, upper))
         if smooth > 0:
             a = scipy.ndimage.gaussian_filter(a, smooth, mode="nearest")
             b = scipy.ndimage.gaussian_filter(b, smooth, mode="nearest")

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import scipy.ndimage
 
+from lhe.color import luminance
 from lhe.errors import InputError
 from lhe.hdr._checks import check_frames, to_unit_float
 from lhe.hdr.align import align_translation_Ward2003, shift_image
@@ -303,7 +304,7 @@ def fuse_exposures_Mertens2007(
     images = [np.clip(im, 0, 1) for im in images]
     weights = []
     for im in images:
-        grey = im @ np.asarray([0.2126, 0.7152, 0.0722], np.float32)
+        grey = luminance(im)
         w = np.ones(grey.shape, np.float32)
         if contrast:
             w *= np.abs(scipy.ndimage.laplace(grey, mode="reflect")) ** np.float32(contrast)

@@ -41,7 +41,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.ndimage
 
-from lhe.color import BT709_LUMA, linear_to_srgb
+from lhe.color import linear_to_srgb, luminance, mu_law
 from lhe.errors import InputError
 from lhe.hdr._checks import check_image, validate_method
 from lhe.hdr._kernels import bilinear_grid, block_log_luminance_kernel, local_tonemap_kernel
@@ -57,13 +57,6 @@ __all__ = [
     "METHODS",
     "validate_tonemap_method",
 ]
-
-_LUMA = np.asarray(BT709_LUMA, np.float32)
-
-
-def _luminance(rgb: np.ndarray) -> np.ndarray:
-    return rgb @ _LUMA
-
 
 def _floor(lum: np.ndarray) -> float:
     """Smallest luminance treated as light: keeps logs finite for black pixels."""
@@ -107,7 +100,7 @@ def tonemap_Reinhard2002(hdr: np.ndarray, *, key: float | None = None, white: fl
         E. Reinhard, M. Stark, P. Shirley and J. Ferwerda, "Photographic Tone Reproduction
         for Digital Images", SIGGRAPH 2002.
     """
-    lum = _luminance(hdr)
+    lum = luminance(hdr)
     floor = _floor(lum)
     average = _log_average(lum, floor)
     if key is None:
@@ -144,7 +137,7 @@ def tonemap_Drago2003(hdr: np.ndarray, *, bias: float = 0.85) -> np.ndarray:
     """
     if not 0 < bias <= 1:
         raise InputError(f"Drago bias must be in (0, 1], got {bias}")
-    lum = _luminance(hdr)
+    lum = luminance(hdr)
     floor = _floor(lum)
     scaled = lum / np.float32(_log_average(lum, floor))
     peak = float(max(scaled.max(), 1e-6))
@@ -308,7 +301,7 @@ def tonemap_mulaw(
         raise InputError(f"mu must be > 0, got {mu}")
     peak = float(np.percentile(hdr.max(axis=2), 99.9)) if white is None else float(white)
     normalised = np.clip(hdr * np.float32(2.0**exposure / max(peak, 1e-12)), 0, 1)
-    return (np.log1p(np.float32(mu) * normalised) / np.float32(math.log1p(mu))).astype(np.float32)
+    return mu_law(normalised, mu)
 
 
 def tonemap_gamma(hdr: np.ndarray) -> np.ndarray:
@@ -340,7 +333,7 @@ def validate_tonemap_method(method: str) -> str:
 
 def _saturate(hdr: np.ndarray, saturation: float) -> np.ndarray:
     """Change colourfulness at constant luminance: ``L · (c / L)^s``."""
-    lum = _luminance(hdr)
+    lum = luminance(hdr)
     floor = np.float32(_floor(lum))
     ratio = np.maximum(hdr, 0) / np.maximum(lum, floor)[..., None]
     return (lum[..., None] * ratio ** np.float32(saturation)).astype(np.float32)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from lhe.errors import InputError, LheWarning, OutputError, WriteError
-from lhe.io.formats import HDR_FORMATS, RAW_EXTENSIONS, default_extension, format_from_path, sniff_format
+from lhe.formats import HDR_FORMATS, RAW_EXTENSIONS, default_extension, format_from_path, sniff_format
 from lhe.io.image import Image, Metadata
 from lhe.io.limits import DEFAULT_BYTES_PER_PIXEL, DEFAULT_MAX_PIXELS, SizeLimit
 
@@ -41,7 +41,6 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "STDIO",
     "TEMP_PREFIX",
-    "is_hdr_format",
     "is_temporary_name",
     "remove_stale_temporaries",
     "remove_active_temporaries",
@@ -58,10 +57,6 @@ def _host() -> str:
     import socket
 
     return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
-
-
-def is_hdr_format(fmt: str) -> bool:
-    return fmt in HDR_FORMATS
 
 
 def _load_source(source: str | Path | bytes) -> tuple[bytes | None, Path | None, str]:

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from lhe.checks import check_shape
+
 __all__ = ["Image", "Metadata"]
 
 
@@ -65,10 +67,8 @@ class Image:
         if (pixels is None) == (samples is None):
             raise ValueError("give exactly one of pixels (float) or samples (integer)")
         for array in (pixels, samples):
-            if array is not None and (array.ndim != 3 or array.shape[2] != 3):
-                from lhe.errors import ShapeError
-
-                raise ShapeError(f"an image is H×W×3, got shape {array.shape}")
+            if array is not None:
+                check_shape(array, ["H", "W", "3"])
         self._pixels = None if pixels is None else np.asarray(pixels, dtype=np.float32)
         self._samples = samples
         self.linear = linear

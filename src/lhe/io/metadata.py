@@ -24,7 +24,6 @@ __all__ = [
     "read_pil_metadata",
     "apply_orientation",
     "exif_from_fields",
-    "exposure_tags",
     "camera_fields",
     "exif_for_output",
     "exif_from_container",
@@ -94,19 +93,6 @@ def apply_orientation(image: PILImage.Image) -> PILImage.Image:
     if image.getexif().get(ORIENTATION_TAG, 1) == 1:
         return image
     return ImageOps.exif_transpose(image)
-
-
-def exposure_tags(meta: Metadata) -> list[tuple]:
-    """The exposure fields as TIFF/EP IFD0 tags in tifffile's ``extratags`` form."""
-    tags = []
-    if meta.exposure_time is not None:
-        time = Fraction(meta.exposure_time).limit_denominator(100_000)
-        tags.append((_EXPOSURE_TIME, "2I", 1, (time.numerator, time.denominator), True))
-    if meta.f_number is not None:
-        tags.append((_F_NUMBER, "2I", 1, (round(meta.f_number * 10), 10), True))
-    if meta.iso is not None:
-        tags.append((_ISO, "H", 1, min(int(round(meta.iso)), 65535), True))
-    return tags
 
 
 def _load_exif(data: bytes) -> PILImage.Exif:

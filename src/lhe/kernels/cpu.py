@@ -60,6 +60,7 @@ import numpy as np
 import torch
 from numba import njit, prange
 
+from lhe.device import follow_torch_threads
 from lhe.errors import InputError
 from lhe.kernels.reference import GuideParams, check_slice_inputs
 from lhe.slicing_numba import CHUNK, FMA, LANES, axis_weights, pixel_runs, slice_chunk
@@ -180,8 +181,7 @@ def _run(grid: torch.Tensor, image: torch.Tensor, guide: torch.Tensor | None, pa
             for p in (params.ccm, params.ccm_bias, params.thresholds, params.slopes, params.mix_weight)
         )
         mix_b = np.float32(params.mix_bias.detach().to(work).reshape(-1)[0])
-    # Follow torch's thread setting, so a training job limited to one thread stays on one core.
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    follow_torch_threads()
     args = (grid_np, image_np, guide_np, out.numpy(), ccm, ccm_bias, thresholds, slopes, mix_w, mix_b, params is None)
     if _thread_safe_layer():
         _slice_apply_kernel(*args)

@@ -38,6 +38,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from lhe.checks import check_shape
 from lhe.errors import ShapeError
 
 __all__ = [
@@ -77,13 +78,9 @@ class GuideParams(NamedTuple):
 def check_slice_inputs(grid: torch.Tensor, image: torch.Tensor, guide: torch.Tensor | None = None) -> None:
     """Raise :class:`ShapeError` unless grid is ``(N, 12, D, GH, GW)``, image ``(N, 3, H, W)``
     and guide (if given) ``(N, H, W)``, all on one device with one floating dtype."""
-    if grid.ndim != 5 or grid.shape[1] != 12:
-        raise ShapeError(
-            f"Expected a bilateral grid of shape (N, 12, D, GH, GW), got {tuple(grid.shape)}; "
-            "the 12 channels are a 3×4 affine matrix per cell"
-        )
-    if image.ndim != 4 or image.shape[1] != 3:
-        raise ShapeError(f"Expected an image of shape (N, 3, H, W), got {tuple(image.shape)}")
+    check_shape(grid, ["N", "12", "D", "GH", "GW"], "bilateral grid",
+                hint="the 12 channels are a 3×4 affine matrix per cell")
+    check_shape(image, ["N", "3", "H", "W"])
     if image.shape[0] != grid.shape[0]:
         raise ShapeError(
             f"Grid and image batch sizes differ: {grid.shape[0]} vs {image.shape[0]}; pass one grid per image"

@@ -51,8 +51,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lhe.checks import check_shape
 from lhe.color import linear_to_srgb, srgb_to_linear
-from lhe.errors import ShapeError
 from lhe.models.registry import register_model
 from lhe.models.tiling import infer_tiled, pad_to_multiple
 from lhe.shadow_lift import (
@@ -119,14 +119,8 @@ def _upsample2(x: torch.Tensor) -> torch.Tensor:
 
 
 def _check_image(image: torch.Tensor) -> None:
-    if not isinstance(image, torch.Tensor) or image.dim() != 4 or image.shape[1] != 3:
-        got = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
-        raise ShapeError(
-            f"band-recursive expects a (N, 3, H, W) sRGB tensor, got {got}; "
-            "add a batch axis with image[None] and put channels first"
-        )
-    if image.shape[-2] < 1 or image.shape[-1] < 1:
-        raise ShapeError(f"band-recursive expects a non-empty image, got {tuple(image.shape)}")
+    check_shape(image, ["N", "3", "H", "W"], "band-recursive input",
+                hint="add a batch axis with image[None] and put channels first")
 
 
 class BandNetwork(nn.Module):

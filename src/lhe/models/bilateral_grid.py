@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lhe import kernels
+from lhe.checks import check_shape
 from lhe.errors import ShapeError
 from lhe.kernels.reference import GuideParams, compute_guide
 from lhe.models.registry import register_model
@@ -128,12 +129,8 @@ class BilateralGridNet(nn.Module):
         Returns:
             ``(N, 12, 8, 16, 16)`` grid: 3×4 row-major affine matrices × depth × height × width.
         """
-        expected = (3, self.lowres_size, self.lowres_size)
-        if x_lowres.ndim != 4 or tuple(x_lowres.shape[1:]) != expected:
-            raise ShapeError(
-                f"Expected a low-resolution input (N, {expected[0]}, {expected[1]}, {expected[2]}), "
-                f"got {tuple(x_lowres.shape)}; resize with BilateralGridNet.downsample"
-            )
+        size = str(self.lowres_size)
+        check_shape(x_lowres, ["N", "3", size, size], "low-resolution input", hint="resize with BilateralGridNet.downsample")
         hint = torch.stack([torch.from_numpy(lift_hint(one.detach().permute(1, 2, 0).float().cpu().numpy()))
                             for one in x_lowres])[:, None].to(x_lowres)
         splat = self.splat(torch.cat([x_lowres, hint], 1))
@@ -166,8 +163,7 @@ class BilateralGridNet(nn.Module):
         kernel (not differentiable); when gradients with respect to ``x`` are requested, or in
         training, the differentiable torch reference runs instead.
         """
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise ShapeError(f"Expected an image batch (N, 3, H, W), got {tuple(x.shape)}")
+        check_shape(x, ["N", "3", "H", "W"], "bilateral-grid input")
         grid = self.coefficients(self.downsample(x))
         wants_input_grad = torch.is_grad_enabled() and x.requires_grad
         if self.training or wants_input_grad or x.device.type not in ("cpu", "cuda"):

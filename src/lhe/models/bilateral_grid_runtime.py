@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit, prange
 
+from lhe.checks import check_shape
 from lhe.errors import ModelError, ShapeError
 from lhe.shadow_lift import CEILING, KNEE, lift_hint
 from lhe.slicing_numba import CHUNK, LANES, axis_weights, pixel_runs, slice_chunk
@@ -269,8 +270,9 @@ class BilateralGridRuntime:
 
     def enhance_uint8(self, samples: np.ndarray, strength: float = 1.0) -> np.ndarray:
         """Enhance ``H×W×3`` uint8 sRGB samples; returns uint8 samples of the same shape."""
-        if samples.dtype != np.uint8 or samples.ndim != 3 or samples.shape[2] != 3:
-            raise ShapeError(f"expected H×W×3 uint8 samples, got {samples.shape} {samples.dtype}")
+        check_shape(samples, ["H", "W", "3"], "samples")
+        if samples.dtype != np.uint8:
+            raise ShapeError(f"expected uint8 samples, got {samples.dtype}")
         samples = np.ascontiguousarray(samples)
         out = np.empty_like(samples)
         # One kernel at a time: it already uses every core, and numba's fallback threading

@@ -31,14 +31,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lhe.errors import ModelError, ShapeError
+from lhe.checks import check_shape
+from lhe.errors import ModelError
 from lhe.models.registry import register_model
 from lhe.models.tiling import infer_tiled
 
 __all__ = ["ExpandNet", "expandnet", "normalize_minmax", "loss_Marnerides2018", "GLOBAL_SIZE"]
 
 GLOBAL_SIZE = 256  # the global branch always sees the whole image at 256×256
-RECEPTIVE_RADIUS = 8  # local (2) and dilated (4 × 2) branches; fusion is 1×1
 
 PAPER = (
     "D. Marnerides, T. Bashford-Rogers, J. Hatchett, K. Debattista, 'ExpandNet: A Deep "
@@ -130,8 +130,7 @@ class ExpandNet(nn.Module):
         Returns:
             ``(N, 3, H, W)`` linear HDR up to scale, in [0, 1].
         """
-        if normalized.ndim != 4 or normalized.shape[1] != 3:
-            raise ShapeError(f"ExpandNet expects an (N, 3, H, W) tensor, got {tuple(normalized.shape)}")
+        check_shape(normalized, ["N", "3", "H", "W"], "ExpandNet input")
         return self.fuse(normalized, self.global_features(normalized))
 
     def predict_hdr(self, srgb: torch.Tensor, *, tile: int = 512, overlap: int = 16) -> torch.Tensor:
@@ -147,8 +146,7 @@ class ExpandNet(nn.Module):
             ``(N, 3, H, W)`` in [0, 1]; pass it to :func:`lhe.models.hdr_scale.align_hdr_scale`
             (or call :func:`lhe.models.hdr_scale.expand_hdr`) for lhe's absolute scale.
         """
-        if srgb.ndim != 4 or srgb.shape[1] != 3:
-            raise ShapeError(f"ExpandNet expects an (N, 3, H, W) tensor, got {tuple(srgb.shape)}")
+        check_shape(srgb, ["N", "3", "H", "W"], "ExpandNet input")
         normalized = normalize_minmax(srgb)
         global_features = self.global_features(normalized)
         return infer_tiled(

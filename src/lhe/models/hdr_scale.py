@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from lhe.checks import check_shape
 from lhe.color import luminance, srgb_to_linear
 from lhe.errors import ModelError, ShapeError
 
@@ -55,12 +56,6 @@ _HIGH = 0.9
 _MAX_SAMPLES = 1 << 20
 
 
-def _check_image(image: Any, name: str) -> None:
-    if not isinstance(image, torch.Tensor) or image.ndim < 3 or image.shape[-3] != 3:
-        shape = tuple(image.shape) if hasattr(image, "shape") else type(image).__name__
-        raise ShapeError(f"{name} must be a (*, 3, H, W) tensor, got {shape}")
-
-
 def well_exposed_mask(srgb: torch.Tensor, low: float = _LOW, high: float = _HIGH) -> torch.Tensor:
     """Pixels whose every sRGB channel lies in ``[low, high]``: neither clipped nor near black.
 
@@ -72,7 +67,7 @@ def well_exposed_mask(srgb: torch.Tensor, low: float = _LOW, high: float = _HIGH
     Returns:
         ``(*, 1, H, W)`` boolean tensor.
     """
-    _check_image(srgb, "srgb")
+    check_shape(srgb, ["*", "3", "H", "W"], "srgb")
     return ((srgb >= low) & (srgb <= high)).all(dim=-3, keepdim=True)
 
 
@@ -95,8 +90,8 @@ def align_hdr_scale(prediction: torch.Tensor, srgb: torch.Tensor) -> torch.Tenso
         >>> bool(torch.allclose(align_hdr_scale(pred, srgb), srgb_to_linear(srgb), rtol=1e-4))
         True
     """
-    _check_image(prediction, "prediction")
-    _check_image(srgb, "srgb")
+    check_shape(prediction, ["*", "3", "H", "W"], "prediction")
+    check_shape(srgb, ["*", "3", "H", "W"], "srgb")
     if prediction.shape[-2:] != srgb.shape[-2:]:
         raise ShapeError(
             f"prediction {tuple(prediction.shape)} and input {tuple(srgb.shape)} differ in size"
@@ -144,8 +139,8 @@ def blend_highlights_Eilertsen2017(
         Eilertsen et al., "HDR image reconstruction from a single exposure using deep CNNs",
         SIGGRAPH Asia 2017, Eq. 2.
     """
-    _check_image(prediction, "prediction")
-    _check_image(srgb, "srgb")
+    check_shape(prediction, ["*", "3", "H", "W"], "prediction")
+    check_shape(srgb, ["*", "3", "H", "W"], "srgb")
     srgb = srgb.to(prediction)
     alpha = ((srgb.amax(dim=-3, keepdim=True) - threshold) / (1.0 - threshold)).clamp(0.0, 1.0)
     return alpha * prediction + (1.0 - alpha) * srgb_to_linear(srgb)
@@ -173,7 +168,7 @@ def expand_hdr(
         raise ModelError(
             f"{type(model).__name__} cannot expand to HDR (no predict_hdr); use an expand-hdr model"
         )
-    _check_image(srgb, "srgb")
+    check_shape(srgb, ["*", "3", "H", "W"], "srgb")
     batched = srgb if srgb.ndim == 4 else srgb.reshape(-1, *srgb.shape[-3:])
     with torch.no_grad():
         tiling = {k: v for k, v in (("tile", tile), ("overlap", overlap)) if v is not None}

@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lhe.checks import check_shape
 from lhe.color import srgb_to_linear
 from lhe.errors import ShapeError
 from lhe.models.registry import register_model
@@ -222,10 +223,7 @@ class HDRUNet(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """Reconstruct linear HDR from sRGB ``(*, 3, H, W)`` in [0, 1]; see the class docstring."""
-        if image.ndim < 3 or image.shape[-3] != 3 or image.shape[-1] == 0 or image.shape[-2] == 0:
-            raise ShapeError(
-                f"HDRUNet expects a (*, 3, H, W) sRGB tensor with H, W ≥ 1, got {tuple(image.shape)}"
-            )
+        check_shape(image, ["*", "3", "H", "W"], "HDRUNet input")
         lead = image.shape[:-3]
         height, width = image.shape[-2:]
         batch = image.reshape(-1, 3, height, width)
@@ -251,8 +249,7 @@ class HDRUNet(nn.Module):
         Returns:
             ``(N, 3, H, W)`` linear HDR, equal to ``self(srgb)`` within float rounding.
         """
-        if srgb.ndim != 4 or srgb.shape[1] != 3:
-            raise ShapeError(f"HDRUNet.predict_hdr expects an (N, 3, H, W) tensor, got {tuple(srgb.shape)}")
+        check_shape(srgb, ["N", "3", "H", "W"], "HDRUNet.predict_hdr input")
         context = max(overlap, self.receptive_radius)
         return infer_tiled(self, srgb, tile=tile, overlap=context, multiple=self.multiple)
 

@@ -1,8 +1,12 @@
-"""Model registry (timm-style): name → constructor, shipped checkpoint and model card.
+"""Model registry (timm-style): name → runner, constructor, shipped checkpoint and model card.
 
-A model module decorates its constructor with :func:`register_model`; :func:`load_model`
-builds it and loads the shipped safetensors checkpoint after checking its sha256 against
-the model card that sits beside it (``weights/<name>.json``).
+:data:`METHODS` is the table of everything ``enhance`` and ``expand-hdr`` can run, readable
+without importing anything (the CLI builds its help and choices from it): each row names the
+module that registers the model's constructor with :func:`register_model`, and how to run it —
+the torch model, a torch-free runtime preferred for 8-bit photos on the CPU, or a classical
+function that needs no weights. :func:`load_model` builds a model and loads the shipped
+safetensors checkpoint after checking its sha256 against the model card that sits beside it
+(``weights/<name>.json``). Adding a model is one module, one row here, its weights and its tests.
 """
 
 from __future__ import annotations
@@ -19,6 +23,13 @@ from typing import Any, Callable
 from lhe.errors import ModelError
 
 __all__ = [
+    "Method",
+    "METHODS",
+    "TASKS",
+    "task_methods",
+    "get_method",
+    "default_method",
+    "load_object",
     "ModelCard",
     "ModelSpec",
     "register_model",
@@ -32,13 +43,86 @@ __all__ = [
     "file_sha256",
 ]
 
-# Modules that register models; imported lazily so `lhe --help` does not import torch.
-_MODEL_MODULES = (
-    "lhe.models.bilateral_grid",
-    "lhe.models.band_recursive",
-    "lhe.models.expandnet",
-    "lhe.models.hdrunet",
+TASKS = ("enhance", "expand-hdr")
+
+
+@dataclass(frozen=True)
+class Method:
+    """One way to run a task: a learned model (``module`` registers its constructor) or a
+    classical ``function``. Import paths are strings so that reading the table imports nothing.
+
+    Attributes:
+        name: what ``--model`` takes.
+        task: ``enhance`` or ``expand-hdr``.
+        module: the module whose :func:`register_model` builds the torch model; None for a
+            classical method.
+        runtime: ``"module:Class"`` of a torch-free runtime run instead of the torch model on
+            8-bit sRGB photos on the CPU with a safetensors checkpoint: ``Class.from_file(path)``
+            and ``.enhance_uint8(samples, strength)`` (uint8 ``H×W×3`` in and out).
+        function: ``"module:function"`` of a classical method, ``H×W×3`` float32 in and out
+            (sRGB in [0, 1] in; the task's output encoding out); needs no weights.
+        default: the task's default when its checkpoint ships (else the task's classical method).
+        description: one line for ``lhe models`` (learned models describe themselves in
+            :func:`register_model`).
+        working_bytes: working memory per pixel (bytes) for 8-bit and for 16-bit/float input,
+            checked against the memory available before an image is decoded: peak RSS minus
+            start-up on one 12 MP photo on the development machine (2 cores), rounded up by about
+            a third.
+    """
+
+    name: str
+    task: str
+    module: str | None = None
+    runtime: str | None = None
+    function: str | None = None
+    default: bool = False
+    description: str = ""
+    working_bytes: tuple[float, float] = (200, 200)
+
+
+# Measured peaks (bytes per pixel, before rounding up): bilateral-grid 13 (uint8 runtime) / 100
+# (torch, 16-bit input); classical enhance 112; band-recursive 147; HDRUNet 120, ExpandNet 127
+# (tiled: README); classical expand-hdr 72.
+METHODS: tuple[Method, ...] = (
+    Method("bilateral-grid", "enhance", module="lhe.models.bilateral_grid",
+           runtime="lhe.models.bilateral_grid_runtime:BilateralGridRuntime", default=True, working_bytes=(24, 128)),
+    Method("band-recursive", "enhance", module="lhe.models.band_recursive"),
+    Method("classical", "enhance", function="lhe.classical:enhance_adaptive_gamma", description="adaptive gamma",
+           working_bytes=(150, 150)),
+    # HDRUNet recovers clipped highlights better than our ExpandNet (clipped-region error 0.574
+    # vs 0.670 stops on the validation HDRIs) for 0.4 dB lower PSNR-mu; see README.
+    Method("hdrunet", "expand-hdr", module="lhe.models.hdrunet", default=True, working_bytes=(170, 170)),
+    Method("expandnet", "expand-hdr", module="lhe.models.expandnet", working_bytes=(170, 170)),
+    Method("classical", "expand-hdr", function="lhe.classical:expand_inverse_srgb",
+           description="inverse sRGB with a highlight boost", working_bytes=(96, 96)),
 )
+
+
+def task_methods(task: str) -> list[str]:
+    """The names ``--model`` takes for ``task``: classical methods first, then learned models."""
+    rows = [m for m in METHODS if m.task == task]
+    return [m.name for m in rows if m.function] + sorted(m.name for m in rows if not m.function)
+
+
+def get_method(task: str, name: str) -> Method:
+    """The row of ``name`` for ``task``; ModelError listing the valid names otherwise."""
+    for method in METHODS:
+        if method.task == task and method.name == name:
+            return method
+    raise ModelError(f"Unknown {task} model '{name}'; available: {', '.join(task_methods(task))}")
+
+
+def default_method(task: str) -> Method:
+    """The learned default of ``task`` when its checkpoint ships, else its classical method."""
+    rows = [m for m in METHODS if m.task == task]
+    learned = next(m for m in rows if m.default)
+    return learned if read_card(learned.name) is not None else next(m for m in rows if m.function)
+
+
+def load_object(path: str) -> Any:
+    """``"package.module:attribute"`` → the attribute, importing the module."""
+    module, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
 @dataclass
@@ -94,7 +178,7 @@ def register_model(name: str, *, task: str, description: str) -> Callable:
 
 
 def _import_model_modules() -> None:
-    for module in _MODEL_MODULES:
+    for module in dict.fromkeys(m.module for m in METHODS if m.module):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

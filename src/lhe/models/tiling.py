@@ -16,7 +16,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from lhe.errors import InputError, ShapeError
+from lhe.checks import check_shape
+from lhe.errors import InputError
 
 __all__ = ["infer_tiled", "pad_to_multiple"]
 
@@ -103,11 +104,7 @@ def infer_tiled(
         >>> bool(torch.allclose(y, conv(x), atol=1e-6))
         True
     """
-    if not isinstance(image, torch.Tensor) or image.ndim != 4:
-        shape = tuple(image.shape) if hasattr(image, "shape") else type(image).__name__
-        raise ShapeError(f"infer_tiled expects an (N, 3, H, W) tensor, got {shape}; add a batch dimension")
-    if image.shape[0] == 0 or image.shape[-1] == 0 or image.shape[-2] == 0:
-        raise ShapeError(f"infer_tiled got an empty image of shape {tuple(image.shape)}")
+    check_shape(image, ["N", "C", "H", "W"], "infer_tiled input", hint="add a batch dimension")
     if multiple < 1:
         raise InputError(f"multiple must be a positive integer, got {multiple}")
     if tile < multiple or tile % multiple:

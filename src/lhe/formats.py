@@ -1,4 +1,7 @@
-"""File formats lhe reads and writes: names, extensions and magic-byte detection."""
+"""File formats lhe reads and writes: names, extensions and magic-byte detection.
+
+A table the command line reads for its help and choices, so it imports nothing heavy (it lives
+outside :mod:`lhe.io`, whose package imports numpy)."""
 
 from __future__ import annotations
 
@@ -11,9 +14,12 @@ __all__ = [
     "FORMAT_EXTENSIONS",
     "READ_ONLY_EXTENSIONS",
     "HDR_FORMATS",
+    "LINEAR_FORMATS",
     "format_from_path",
     "sniff_format",
     "default_extension",
+    "writable_formats",
+    "display_formats",
 ]
 
 RAW_EXTENSIONS = frozenset(
@@ -32,6 +38,9 @@ FORMAT_EXTENSIONS: dict[str, tuple[str, ...]] = {
 }
 
 HDR_FORMATS = frozenset({"exr", "hdr"})
+
+#: What an HDR result can be written as: the HDR formats and float TIFF; the first is the default.
+LINEAR_FORMATS = ("exr", "hdr", "tiff")
 
 #: Still formats lhe reads through Pillow but does not write (the content decides the format;
 #: these extensions only make folders and globs pick the files up).
@@ -65,6 +74,11 @@ def default_extension(fmt: str) -> str:
 
 def writable_formats() -> list[str]:
     return [name for name in FORMAT_EXTENSIONS if name != "raw"]
+
+
+def display_formats() -> list[str]:
+    """Writable formats for display-referred pictures (not HDR)."""
+    return [name for name in writable_formats() if name not in HDR_FORMATS]
 
 
 def sniff_format(head: bytes) -> str | None:
