@@ -16,7 +16,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["merge_kernel", "block_log_luminance_kernel", "local_tonemap_kernel", "bilinear_grid"]
+__all__ = [
+    "merge_kernel",
+    "block_log_luminance_kernel",
+    "local_tonemap_kernel",
+    "bilinear_grid",
+    "align_grey_kernel",
+    "align_system_kernel",
+    "align_pairs_kernel",
+    "translation_search_kernel",
+]
 
 # One compiled kernel at a time: each already uses every core, and numba's fallback threading
 # layer (workqueue, where OpenMP/TBB are missing) must not be entered from two threads at once
@@ -52,11 +61,18 @@ def bilinear_grid(size: int, small: int) -> tuple[np.ndarray, np.ndarray]:
 
 @lru_cache(maxsize=1)
 def merge_kernel() -> Callable[..., Any]:
-    """The compiled weighted-merge loop (imports numba on first use)."""
+    """The compiled weighted-merge loop (imports numba on first use).
+
+    Frame ``j`` is read at an integer offset (``shifts[j]``, no resampling) unless
+    ``general[j]``: then at ``transforms[j] @ (x + ½, y + ½, 1)`` with bilinear weights, the
+    four neighbours' table entries blended (so codes are never interpolated before the tables).
+    ``reference`` is the frame whose own estimate is used where every other frame was masked
+    out and nothing else measured a channel.
+    """
     import numba
 
     @numba.njit(parallel=True, cache=True, fastmath=False, nogil=True)
-    def merge(frames, shifts, weight, weighted, guard, masks, has_mask, y0, fy, x0, fx, out):  # pragma: no cover - compiled
+    def merge(frames, shifts, transforms, general, reference, weight, weighted, guard, masks, has_mask, y0, fy, x0, fx, floor, out):  # pragma: no cover - compiled
         count = len(frames)
         height, width = out.shape[0], out.shape[1]
         mask_h, mask_w = masks.shape[1], masks.shape[2]
@@ -64,47 +80,106 @@ def merge_kernel() -> Callable[..., Any]:
             ya = y0[y]
             yb = min(ya + 1, mask_h - 1)
             ty = fy[y]
+            n = np.zeros(3, np.float32)
+            d = np.zeros(3, np.float32)
+            rn = np.zeros(3, np.float32)
+            rd = np.zeros(3, np.float32)
             for x in range(width):
                 xa = x0[x]
                 xb = min(xa + 1, mask_w - 1)
                 tx = fx[x]
-                n0 = numba.float32(0.0)
-                n1 = numba.float32(0.0)
-                n2 = numba.float32(0.0)
-                d0 = numba.float32(0.0)
-                d1 = numba.float32(0.0)
-                d2 = numba.float32(0.0)
+                for c in range(3):
+                    n[c] = 0.0
+                    d[c] = 0.0
                 for j in range(count):
-                    sy = y - shifts[j, 0]
-                    sx = x - shifts[j, 1]
                     keep = numba.float32(1.0)
-                    if sy < 0 or sy >= height or sx < 0 or sx >= width:
-                        # Outside this frame: its nearest edge pixel, with a weight so small
-                        # that it only counts where no frame saw the scene unclipped.
-                        sy = min(max(sy, 0), height - 1)
-                        sx = min(max(sx, 0), width - 1)
-                        keep = numba.float32(1e-6)
+                    masked = numba.float32(1.0)
                     if has_mask[j]:
                         m = masks[j]
                         top = m[ya, xa] * (1 - tx) + m[ya, xb] * tx
                         bottom = m[yb, xa] * (1 - tx) + m[yb, xb] * tx
-                        keep *= 1 - (top * (1 - ty) + bottom * ty)
-                        if keep <= 0:
+                        masked = 1 - (top * (1 - ty) + bottom * ty)
+                        if masked <= 0 and j != reference:
                             continue
                     frame = frames[j]
-                    z0 = frame[sy, sx, 0]
-                    z1 = frame[sy, sx, 1]
-                    z2 = frame[sy, sx, 2]
-                    keep *= guard[j, max(z0, z1, z2)]
-                    d0 += keep * weight[j, 0, z0]
-                    d1 += keep * weight[j, 1, z1]
-                    d2 += keep * weight[j, 2, z2]
-                    n0 += keep * weighted[j, 0, z0]
-                    n1 += keep * weighted[j, 1, z1]
-                    n2 += keep * weighted[j, 2, z2]
-                out[y, x, 0] = n0 / d0
-                out[y, x, 1] = n1 / d1
-                out[y, x, 2] = n2 / d2
+                    if not general[j]:
+                        sy = y - shifts[j, 0]
+                        sx = x - shifts[j, 1]
+                        if sy < 0 or sy >= height or sx < 0 or sx >= width:
+                            # Outside this frame: its nearest edge pixel, with a weight so small
+                            # that it only counts where no frame saw the scene unclipped.
+                            sy = min(max(sy, 0), height - 1)
+                            sx = min(max(sx, 0), width - 1)
+                            keep = numba.float32(1e-6)
+                        z0 = frame[sy, sx, 0]
+                        z1 = frame[sy, sx, 1]
+                        z2 = frame[sy, sx, 2]
+                        keep *= guard[j, max(z0, z1, z2)]
+                        w0 = keep * weight[j, 0, z0]
+                        w1 = keep * weight[j, 1, z1]
+                        w2 = keep * weight[j, 2, z2]
+                        v0 = keep * weighted[j, 0, z0]
+                        v1 = keep * weighted[j, 1, z1]
+                        v2 = keep * weighted[j, 2, z2]
+                    else:
+                        h = transforms[j]
+                        X = x + 0.5
+                        Y = y + 0.5
+                        hw = h[2, 0] * X + h[2, 1] * Y + h[2, 2]
+                        px = (h[0, 0] * X + h[0, 1] * Y + h[0, 2]) / hw - 0.5
+                        py = (h[1, 0] * X + h[1, 1] * Y + h[1, 2]) / hw - 0.5
+                        if px < 0 or py < 0 or px > width - 1 or py > height - 1:
+                            px = min(max(px, 0.0), width - 1.0)
+                            py = min(max(py, 0.0), height - 1.0)
+                            keep = numba.float32(1e-6)
+                        ix = int(px)
+                        iy = int(py)
+                        ix1 = min(ix + 1, width - 1)
+                        iy1 = min(iy + 1, height - 1)
+                        bx = numba.float32(px - ix)
+                        by = numba.float32(py - iy)
+                        b00 = (1 - bx) * (1 - by)
+                        b01 = bx * (1 - by)
+                        b10 = (1 - bx) * by
+                        b11 = bx * by
+                        # The clipping guard looks at the neighbours that take part.
+                        zmax = max(frame[iy, ix, 0], frame[iy, ix, 1], frame[iy, ix, 2])
+                        if bx > 0:
+                            zmax = max(zmax, frame[iy, ix1, 0], frame[iy, ix1, 1], frame[iy, ix1, 2])
+                        if by > 0:
+                            zmax = max(zmax, frame[iy1, ix, 0], frame[iy1, ix, 1], frame[iy1, ix, 2])
+                        if bx > 0 and by > 0:
+                            zmax = max(zmax, frame[iy1, ix1, 0], frame[iy1, ix1, 1], frame[iy1, ix1, 2])
+                        keep *= guard[j, zmax]
+                        za, zb, zc, zd = frame[iy, ix, 0], frame[iy, ix1, 0], frame[iy1, ix, 0], frame[iy1, ix1, 0]
+                        w0 = keep * (b00 * weight[j, 0, za] + b01 * weight[j, 0, zb] + b10 * weight[j, 0, zc] + b11 * weight[j, 0, zd])
+                        v0 = keep * (b00 * weighted[j, 0, za] + b01 * weighted[j, 0, zb] + b10 * weighted[j, 0, zc] + b11 * weighted[j, 0, zd])
+                        za, zb, zc, zd = frame[iy, ix, 1], frame[iy, ix1, 1], frame[iy1, ix, 1], frame[iy1, ix1, 1]
+                        w1 = keep * (b00 * weight[j, 1, za] + b01 * weight[j, 1, zb] + b10 * weight[j, 1, zc] + b11 * weight[j, 1, zd])
+                        v1 = keep * (b00 * weighted[j, 1, za] + b01 * weighted[j, 1, zb] + b10 * weighted[j, 1, zc] + b11 * weighted[j, 1, zd])
+                        za, zb, zc, zd = frame[iy, ix, 2], frame[iy, ix1, 2], frame[iy1, ix, 2], frame[iy1, ix1, 2]
+                        w2 = keep * (b00 * weight[j, 2, za] + b01 * weight[j, 2, zb] + b10 * weight[j, 2, zc] + b11 * weight[j, 2, zd])
+                        v2 = keep * (b00 * weighted[j, 2, za] + b01 * weighted[j, 2, zb] + b10 * weighted[j, 2, zc] + b11 * weighted[j, 2, zd])
+                    if j == reference:
+                        rn[0] = v0
+                        rn[1] = v1
+                        rn[2] = v2
+                        rd[0] = w0
+                        rd[1] = w1
+                        rd[2] = w2
+                        if masked <= 0:
+                            continue
+                    d[0] += masked * w0
+                    d[1] += masked * w1
+                    d[2] += masked * w2
+                    n[0] += masked * v0
+                    n[1] += masked * v1
+                    n[2] += masked * v2
+                for c in range(3):
+                    # Where ghost masks left nothing that measured this channel, the reference's
+                    # own estimate; never below the noise floor (no zero radiance).
+                    value = n[c] / d[c] if d[c] > 1e-30 else rn[c] / rd[c]
+                    out[y, x, c] = max(value, floor[c])
 
     return _serialised(merge)
 
@@ -222,3 +297,225 @@ def local_tonemap_kernel() -> Callable[..., Any]:
                     out[y, x, c] = encode[i] * (one - frac) + encode[i + 1] * frac
 
     return _serialised(local_tonemap)
+
+
+# ---------------------------------------------------------------------------------------------
+# Alignment: grey working images, and the passes of the Gauss-Newton / search in lhe.hdr.align.
+# Coordinates are continuous: pixel (row i, column j) covers [j, j + 1) × [i, i + 1), its centre
+# is (j + 0.5, i + 0.5), so halving the resolution halves every coordinate exactly.
+
+
+@lru_cache(maxsize=1)
+def align_grey_kernel() -> Callable[..., Any]:
+    """Compiled block-mean grey image and validity mask of an integer-coded frame.
+
+    ``grey[by, bx]`` is the mean of ``(R + 2G + B) / 4`` after each code went through ``table``
+    (codes → a display-like 0..255 scale); ``valid[by, bx]`` is 1 when every channel of every
+    pixel of the block lies within ``[low, high]`` on that scale (no clipped or black samples).
+    """
+    import numba
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def grey(frame, factor, table, low, high, out, valid):  # pragma: no cover - compiled
+        for by in numba.prange(out.shape[0]):
+            for bx in range(out.shape[1]):
+                total = numba.float32(0.0)
+                ok = numba.uint8(1)
+                for y in range(by * factor, by * factor + factor):
+                    for x in range(bx * factor, bx * factor + factor):
+                        r = table[frame[y, x, 0]]
+                        g = table[frame[y, x, 1]]
+                        b = table[frame[y, x, 2]]
+                        total += r + 2 * g + b
+                        if min(r, g, b) < low or max(r, g, b) > high:
+                            ok = numba.uint8(0)
+                out[by, bx] = total / numba.float32(4 * factor * factor)
+                valid[by, bx] = ok
+
+    return _serialised(grey)
+
+
+@lru_cache(maxsize=1)
+def align_system_kernel() -> Callable[..., Any]:
+    """Compiled accumulation of one Gauss-Newton step of parametric image alignment.
+
+    For every ``step``-th valid pixel ``x`` of the target ``ref``, the moving image is sampled
+    bilinearly at ``H x`` and mapped through the rank-matching table ``lut``; the residual
+    ``lut(mov(Hx)) − ref(x)`` (Huber-weighted with scale ``huber``) and its derivative with
+    respect to the motion parameters (the generators of ``model`` at ``x``: 0 translation,
+    1 translation + rotation, 2 homography; in pixels, about ``(cx, cy)`` scaled by ``rho``)
+    are summed per row into ``rows``: ``JᵀWJ`` (k·k), ``JᵀWr`` (k), ``Σ w r²``, count, ``Σ|r|``.
+    """
+    import numba
+
+    @numba.njit(parallel=True, cache=True, nogil=True, fastmath=True)
+    def system(ref, ref_valid, mov, mov_valid, grad_x, grad_y, lut, H, cx, cy, rho, model, huber, step, rows):  # pragma: no cover - compiled
+        height, width = ref.shape
+        mh, mw = mov.shape
+        k = 2 if model == 0 else (3 if model == 1 else 8)
+        top = lut.shape[0] - 1
+        for yi in numba.prange((height + step - 1) // step):
+            y = yi * step
+            acc = rows[yi]
+            J = np.empty(8, np.float64)
+            Y = y + 0.5
+            for x in range(0, width, step):
+                if ref_valid[y, x] == 0:
+                    continue
+                X = x + 0.5
+                w = H[2, 0] * X + H[2, 1] * Y + H[2, 2]
+                if w <= 1e-9:
+                    continue
+                xm = (H[0, 0] * X + H[0, 1] * Y + H[0, 2]) / w
+                ym = (H[1, 0] * X + H[1, 1] * Y + H[1, 2]) / w
+                sx = xm - 0.5
+                sy = ym - 0.5
+                if sx < 0 or sy < 0 or sx > mw - 1 or sy > mh - 1:
+                    continue
+                ix = min(int(sx), mw - 2) if mw > 1 else 0
+                iy = min(int(sy), mh - 2) if mh > 1 else 0
+                ix1 = min(ix + 1, mw - 1)
+                iy1 = min(iy + 1, mh - 1)
+                if mov_valid[iy, ix] == 0 or mov_valid[iy, ix1] == 0 or mov_valid[iy1, ix] == 0 or mov_valid[iy1, ix1] == 0:
+                    continue
+                fx = sx - ix
+                fy = sy - iy
+                a00 = (1 - fx) * (1 - fy)
+                a01 = fx * (1 - fy)
+                a10 = (1 - fx) * fy
+                a11 = fx * fy
+                m = a00 * mov[iy, ix] + a01 * mov[iy, ix1] + a10 * mov[iy1, ix] + a11 * mov[iy1, ix1]
+                gmx = a00 * grad_x[iy, ix] + a01 * grad_x[iy, ix1] + a10 * grad_x[iy1, ix] + a11 * grad_x[iy1, ix1]
+                gmy = a00 * grad_y[iy, ix] + a01 * grad_y[iy, ix1] + a10 * grad_y[iy1, ix] + a11 * grad_y[iy1, ix1]
+                t = min(max(m, 0.0), top - 1e-6)
+                i = int(t)
+                slope = lut[i + 1] - lut[i]
+                value = lut[i] + slope * (t - i)
+                # Derivatives of the warped image with respect to reference coordinates.
+                jxx = (H[0, 0] - xm * H[2, 0]) / w
+                jxy = (H[0, 1] - xm * H[2, 1]) / w
+                jyx = (H[1, 0] - ym * H[2, 0]) / w
+                jyy = (H[1, 1] - ym * H[2, 1]) / w
+                gx = slope * (jxx * gmx + jyx * gmy)
+                gy = slope * (jxy * gmx + jyy * gmy)
+                u = (X - cx) / rho
+                v = (Y - cy) / rho
+                if model == 0:
+                    J[0] = gx
+                    J[1] = gy
+                elif model == 1:
+                    J[0] = gx
+                    J[1] = gy
+                    J[2] = -v * gx + u * gy
+                else:
+                    J[0] = gx
+                    J[1] = gy
+                    J[2] = u * gx
+                    J[3] = v * gx
+                    J[4] = u * gy
+                    J[5] = v * gy
+                    J[6] = -u * (u * gx + v * gy)
+                    J[7] = -v * (u * gx + v * gy)
+                r = value - ref[y, x]
+                ar = abs(r)
+                wt = 1.0 if ar <= huber else huber / ar
+                for p in range(k):
+                    for q in range(k):
+                        acc[p * k + q] += wt * J[p] * J[q]
+                    acc[k * k + p] += wt * J[p] * r
+                acc[k * k + k] += wt * r * r
+                acc[k * k + k + 1] += 1.0
+                acc[k * k + k + 2] += ar
+
+    return _serialised(system)
+
+
+@lru_cache(maxsize=1)
+def align_pairs_kernel() -> Callable[..., Any]:
+    """Compiled comparison of a target with a moving image seen through ``H`` (nearest sample).
+
+    With ``lut`` None-like (an empty table) it fills ``hist_ref``/``hist_mov`` (256 bins of the
+    0..255 scale) over pixels valid in both; with a table it returns the truncated mean absolute
+    difference ``mean(min(|lut(mov(Hx)) − ref(x)|, cap))`` and the number of pixels compared.
+    """
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def pairs(ref, ref_valid, mov, mov_valid, H, step, lut, cap, hist_ref, hist_mov):  # pragma: no cover - compiled
+        height, width = ref.shape
+        mh, mw = mov.shape
+        total = 0.0
+        count = 0
+        use_lut = lut.shape[0] > 1
+        top = lut.shape[0] - 1
+        for y in range(0, height, step):
+            Y = y + 0.5
+            for x in range(0, width, step):
+                if ref_valid[y, x] == 0:
+                    continue
+                X = x + 0.5
+                w = H[2, 0] * X + H[2, 1] * Y + H[2, 2]
+                if w <= 1e-9:
+                    continue
+                sx = (H[0, 0] * X + H[0, 1] * Y + H[0, 2]) / w - 0.5
+                sy = (H[1, 0] * X + H[1, 1] * Y + H[1, 2]) / w - 0.5
+                if sx < 0 or sy < 0 or sx > mw - 1 or sy > mh - 1:
+                    continue
+                if use_lut:
+                    ix = min(int(sx), mw - 2) if mw > 1 else 0
+                    iy = min(int(sy), mh - 2) if mh > 1 else 0
+                    ix1 = min(ix + 1, mw - 1)
+                    iy1 = min(iy + 1, mh - 1)
+                    if mov_valid[iy, ix] == 0 or mov_valid[iy, ix1] == 0 or mov_valid[iy1, ix] == 0 or mov_valid[iy1, ix1] == 0:
+                        continue
+                    fx = sx - ix
+                    fy = sy - iy
+                    m = (1 - fy) * ((1 - fx) * mov[iy, ix] + fx * mov[iy, ix1]) + fy * ((1 - fx) * mov[iy1, ix] + fx * mov[iy1, ix1])
+                    t = min(max(m, 0.0), top - 1e-6)
+                    i = int(t)
+                    value = lut[i] + (lut[i + 1] - lut[i]) * (t - i)
+                    total += min(abs(value - ref[y, x]), cap)
+                    count += 1
+                else:
+                    ix = int(sx + 0.5)
+                    iy = int(sy + 0.5)
+                    if mov_valid[iy, ix] == 0:
+                        continue
+                    hist_ref[min(max(int(ref[y, x] + 0.5), 0), 255)] += 1
+                    hist_mov[min(max(int(mov[iy, ix] + 0.5), 0), 255)] += 1
+                    count += 1
+        return total / max(count, 1), count
+
+    return _serialised(pairs)
+
+
+@lru_cache(maxsize=1)
+def translation_search_kernel() -> Callable[..., Any]:
+    """Compiled exhaustive search of integer translations at a coarse level: for each shift
+    ``(dy, dx)`` within ``radius``, the truncated mean absolute difference between ``ref`` and
+    ``lut(mov)`` over pixels valid in both, and how many pixels were compared."""
+    import numba
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def search(ref, ref_valid, mov, mov_valid, lut, radius, cap, costs, counts):  # pragma: no cover - compiled
+        height, width = ref.shape
+        top = lut.shape[0] - 1
+        size = 2 * radius + 1
+        for c in numba.prange(size * size):
+            dy = c // size - radius
+            dx = c % size - radius
+            total = 0.0
+            count = 0
+            for y in range(max(0, -dy), min(height, height - dy)):
+                for x in range(max(0, -dx), min(width, width - dx)):
+                    if ref_valid[y, x] == 0 or mov_valid[y + dy, x + dx] == 0:
+                        continue
+                    t = min(max(mov[y + dy, x + dx], 0.0), top - 1e-6)
+                    i = int(t)
+                    value = lut[i] + (lut[i + 1] - lut[i]) * (t - i)
+                    total += min(abs(value - ref[y, x]), cap)
+                    count += 1
+            costs[c] = total / max(count, 1)
+            counts[c] = count
+
+    return _serialised(search)

@@ -26,7 +26,7 @@ import scipy.ndimage
 
 from lhe.errors import InputError
 from lhe.hdr._checks import check_frames, to_unit_float
-from lhe.hdr.align import align_translation_Ward2003, shift_image
+from lhe.hdr.align import Alignment, align_frames, align_translation_Ward2003, shift_image, transform_displacement, validate_align_model
 from lhe.hdr.exposure import default_reference, normalise_exposures
 from lhe.hdr._kernels import bilinear_grid, merge_kernel
 from lhe.hdr.ghosts import ghost_masks
@@ -43,8 +43,12 @@ class MergeInfo:
         response: the inverse response used, ``(levels, 3)`` (save it with ``save_response``).
         exposures: exposures normalised so the reference frame's is 1.
         reference: index of the reference frame.
-        shifts: ``(dy, dx)`` applied to each frame by the alignment.
+        shifts: ``(dy, dx)`` of each frame's alignment at the image centre, rounded (the
+            ``shift_image`` convention).
         ghost_fraction: per frame, the fraction of its pixels rejected as ghosts.
+        transforms: per frame the 3×3 alignment (reference → frame pixel coordinates, see
+            :class:`lhe.hdr.align.Alignment`).
+        displacement: per frame, the largest distance in pixels the alignment moved it.
     """
 
     response: np.ndarray
@@ -52,6 +56,8 @@ class MergeInfo:
     reference: int
     shifts: list[tuple[int, int]]
     ghost_fraction: list[float] = field(default_factory=list)
+    transforms: list[np.ndarray] = field(default_factory=list)
+    displacement: list[float] = field(default_factory=list)
 
 
 def _codes(frame: np.ndarray) -> np.ndarray:
@@ -63,10 +69,53 @@ def _codes(frame: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(frame, 0, 1) * np.float32(65535)).astype(np.uint16)
 
 
-def _valid_window(shape: tuple[int, int], dy: int, dx: int) -> tuple[slice, slice]:
-    """Rows and columns of the aligned frame that hold real (not edge-replicated) pixels."""
-    h, w = shape
-    return slice(max(dy, 0), h + min(dy, 0)), slice(max(dx, 0), w + min(dx, 0))
+def _integer_shift(h: np.ndarray) -> tuple[int, int] | None:
+    """``(dy, dx)`` for the merge kernel's offset read when ``h`` is an integer translation."""
+    if np.allclose(h[:2, :2], np.eye(2)) and np.allclose(h[2], [0, 0, 1]) and np.allclose(h[:2, 2], np.rint(h[:2, 2])):
+        return -int(round(h[1, 2])), -int(round(h[0, 2]))
+    return None
+
+
+def sample_aligned(frame: np.ndarray, h: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest samples of ``frame`` at reference pixels ``ys × xs`` seen through alignment ``h``.
+
+    Returns:
+        ``(samples, inside)``: ``len(ys)×len(xs)×C`` values and a boolean map of the samples
+        that fell inside the frame (outside ones repeat its nearest edge pixel).
+    """
+    height, width = frame.shape[:2]
+    gx, gy = np.meshgrid(xs + 0.5, ys + 0.5)
+    w = h[2, 0] * gx + h[2, 1] * gy + h[2, 2]
+    px = (h[0, 0] * gx + h[0, 1] * gy + h[0, 2]) / w
+    py = (h[1, 0] * gx + h[1, 1] * gy + h[1, 2]) / w
+    inside = (px >= 0) & (px < width) & (py >= 0) & (py < height)
+    ix = np.clip(np.floor(px), 0, width - 1).astype(np.int64)
+    iy = np.clip(np.floor(py), 0, height - 1).astype(np.int64)
+    return frame[iy, ix], inside
+
+
+def _linear_codes(curve: np.ndarray, codes: int) -> np.ndarray:
+    """Radiance of every code ``(codes, 3)`` from an inverse response of any length.
+
+    Code 0 holds everything from black to half a step above it: it gets half the radiance of
+    code 1 rather than 0, so the darkest pixels keep a noise-level floor (no exact zeros,
+    which tone mappers turn into black specks).
+    """
+    z = np.arange(codes, dtype=np.float64) / (codes - 1)
+    if len(curve) == codes:
+        linear = curve.astype(np.float64)
+    else:
+        position = np.linspace(0, 1, len(curve))
+        linear = np.stack([np.interp(z, position, curve[:, c]) for c in range(3)], axis=1)
+    linear[0] = np.maximum(linear[0], 0.5 * linear[1])
+    if not (linear[0] > 0).all():
+        linear[0] = np.where(linear[0] > 0, linear[0], max(float(linear[-1].min()), 1e-12) * 0.5 / (codes - 1))
+    return linear
+
+
+def _code_zero(curve: np.ndarray, codes: int) -> np.ndarray:
+    """Per channel, the radiance given to code 0 (see :func:`_linear_codes`)."""
+    return _linear_codes(curve, codes)[0]
 
 
 def _tables(
@@ -75,11 +124,7 @@ def _tables(
     """Lookup tables for one frame: weight ``(3, codes)``, weight · radiance (``f⁻¹(z) / e``)
     ``(3, codes)``, and the clipping guard ``(codes,)``."""
     z = np.arange(codes, dtype=np.float64) / (codes - 1)
-    if len(curve) == codes:
-        linear = curve.astype(np.float64)
-    else:
-        position = np.linspace(0, 1, len(curve))
-        linear = np.stack([np.interp(z, position, curve[:, c]) for c in range(3)], axis=1)
+    linear = _linear_codes(curve, codes)
     weight = WEIGHTS[weights](z, exposure).astype(np.float64)
     # Floors decide pixels that no frame exposes well: bright ones from the darkest frame,
     # dark ones from the brightest, and otherwise (ghost areas) the reference.
@@ -105,6 +150,7 @@ def merge_exposures(
     reference: int | None = None,
     weights: str = "snr",
     ghost_threshold: float = 0.5,
+    align_model: str = "euclidean",
     return_info: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, MergeInfo]:
     """Merge an exposure bracket into a linear HDR radiance map.
@@ -118,19 +164,25 @@ def merge_exposures(
         response: inverse camera response: ``"auto"`` (calibrated from the bracket by
             Debevec & Malik), ``"Robertson1999"``, ``"srgb"``, ``"linear"`` (RAW or linear
             data), a curve file path, or a ``(levels, 3)`` array (see ``lhe.hdr.response``).
-        align: find and undo a global translation between frames (``--no-align`` → False).
-        deghost: take pixels that disagree with the reference (moving things) from the
-            reference frame only.
+        align: find and undo camera motion between frames (``--no-align`` → False) with
+            :func:`lhe.hdr.align.align_frames`, which leaves a frame where it is unless moving
+            it measurably improves agreement.
+        deghost: leave frames out of the moving regions where they disagree with the
+            consensus (the reference, or the nearest exposure that sees the pixel well), so
+            each moving thing comes whole from frames that agree (:mod:`lhe.hdr.ghosts`).
         reference: index of the reference frame; None picks the middle exposure.
         weights: pixel weighting, a key of ``WEIGHTS`` (``"snr"``, ``"hat"``, ``"triangle"``,
             ``"gaussian"``).
-        ghost_threshold: disagreement in stops at which a pixel counts fully as a ghost.
+        ghost_threshold: disagreement in stops at which a pixel counts as moving.
+        align_model: ``"translation"``, ``"euclidean"`` (translation + rotation) or
+            ``"homography"``.
         return_info: also return a :class:`MergeInfo` (the response, for ``--save-response``).
 
     Returns:
         ``H×W×3`` float32 linear HDR, in the reference frame's radiance units: a pixel that the
         reference frame recorded at linear value v (1 = its clipping level) has value v.
-        With ``return_info``, the tuple ``(hdr, info)``.
+        Every value is positive: pixels black in every frame get the radiance of half a code
+        step of the brightest frame, not 0. With ``return_info``, the tuple ``(hdr, info)``.
 
     Raises:
         InputError: fewer than 2 frames, frames of different sizes or dtypes, non-finite
@@ -156,6 +208,7 @@ def merge_exposures(
     if len(exposures) != len(frames):
         raise InputError(f"got {len(frames)} frames but {len(exposures)} exposures; give one exposure per frame")
     validate_weights(weights)
+    validate_align_model(align_model)
     reference = default_reference(exposures) if reference is None else reference
     relative = normalise_exposures(exposures, reference)
     reference = int(reference) % len(frames)
@@ -164,18 +217,24 @@ def merge_exposures(
 
     codes = [np.ascontiguousarray(_codes(f)) for f in frames]
     height, width = codes[0].shape[:2]
-    shifts = align_translation_Ward2003(codes, reference) if align else [(0, 0)] * len(codes)
-    windows = [_valid_window((height, width), dy, dx) for dy, dx in shifts]
+    linear_codes = isinstance(response, str) and response == "linear"
+    if align:
+        alignment = align_frames(codes, reference, exposures=relative, model=align_model, linear=linear_codes)
+    else:
+        alignment = Alignment([np.eye(3) for _ in codes])
+    transforms = alignment.transforms
+    displacement = [transform_displacement(h, (height, width)) for h in transforms]
 
     if isinstance(response, str) and response in ("auto", "Debevec1997", "Robertson1999"):
-        # Calibrate on the part every frame covers (aligned views, no copies).
-        rows = slice(max(w[0].start for w in windows), min(w[0].stop for w in windows))
-        cols = slice(max(w[1].start for w in windows), min(w[1].stop for w in windows))
-        if rows.stop - rows.start < 2 or cols.stop - cols.start < 2:
-            rows, cols = slice(0, height), slice(0, width)
-        views = [
-            c[rows.start - dy : rows.stop - dy, cols.start - dx : cols.stop - dx] for c, (dy, dx) in zip(codes, shifts)
-        ]
+        # Calibrate on aligned views of the part every frame covers, read through the alignment
+        # on a grid of at most about a megapixel (calibration samples far fewer pixels).
+        margin = int(np.ceil(max(displacement))) + 1 if max(displacement) > 0 else 0
+        if min(height, width) <= 2 * margin + 2:
+            margin = 0
+        grid = max(1, int(np.sqrt(height * width / 1_000_000)))
+        ys = np.arange(margin, height - margin, grid)
+        xs = np.arange(margin, width - margin, grid)
+        views = [sample_aligned(c, h, ys, xs)[0] for c, h in zip(codes, transforms)]
         curve = resolve_response(response, views, relative)
     else:
         curve = resolve_response(response)
@@ -188,6 +247,8 @@ def merge_exposures(
         high = 1e-5 if index == darkest else (1e-9 if index == reference else 0.0)
         low = 1e-5 if index == brightest else (1e-9 if index == reference else 0.0)
         tables.append(_tables(curve, levels, float(e), weights, low, high))
+    # The darkest code of the brightest frame: the least light the bracket can tell from black.
+    floor = (_code_zero(curve, levels) / float(relative[brightest])).astype(np.float32)
 
     step = max(1, int(round(np.sqrt(height * width / 250_000))))
     ys = np.arange(step // 2, height, step)
@@ -195,21 +256,29 @@ def merge_exposures(
     masks = np.zeros((len(frames), len(ys), len(xs)), np.float32)
     fractions = [0.0] * len(frames)
     if deghost:
-        small = []
-        for c, (dy, dx) in zip(codes, shifts):
-            sampled = c[np.clip(ys - dy, 0, height - 1)][:, np.clip(xs - dx, 0, width - 1)]
-            small.append(apply_response(sampled, curve))
+        small = [apply_response(sample_aligned(c, h, ys, xs)[0], curve) for c, h in zip(codes, transforms)]
         for index, mask in enumerate(ghost_masks(small, relative, reference, threshold=ghost_threshold)):
             masks[index] = mask
             fractions[index] = float(mask.mean())
     has_mask = masks.reshape(len(frames), -1).max(axis=1) > 0
 
+    shifts = np.zeros((len(frames), 2), np.int64)
+    general = np.zeros(len(frames), np.bool_)
+    for index, h in enumerate(transforms):
+        offset = _integer_shift(h)
+        if offset is None:
+            general[index] = True
+        else:
+            shifts[index] = offset
     y0, fy = bilinear_grid(height, masks.shape[1])
     x0, fx = bilinear_grid(width, masks.shape[2])
     out = np.empty((height, width, 3), np.float32)
     merge_kernel()(
         tuple(codes),
-        np.asarray(shifts, np.int64).reshape(-1, 2),
+        shifts,
+        np.ascontiguousarray(np.stack(transforms), dtype=np.float64),
+        general,
+        reference,
         np.stack([t[0] for t in tables]),
         np.stack([t[1] for t in tables]),
         np.stack([t[2] for t in tables]),
@@ -219,10 +288,14 @@ def merge_exposures(
         fy,
         x0,
         fx,
+        floor,
         out,
     )
     if return_info:
-        info = MergeInfo(curve, relative.tolist(), reference, shifts, fractions)
+        info = MergeInfo(
+            curve, relative.tolist(), reference, alignment.shifts() if align else [(0, 0)] * len(frames),
+            fractions, transforms, displacement,
+        )
         return out, info
     return out
 
