@@ -221,8 +221,11 @@ def worker(kind: str, folder: Path) -> None:
         from lhe.hdr import merge_exposures
 
         imported = time.perf_counter()
-        # First call in a process loads the compiled kernels (numba import + on-disk cache).
-        tiny = [np.full((8, 8, 3), v, np.uint8) for v in (40, 120, 220)]
+        # First call in a process loads the compiled kernels (numba import + on-disk cache):
+        # a small textured, shifted bracket, so alignment and ghost detection load theirs too.
+        rng = np.random.default_rng(0)
+        scene = np.repeat(rng.random((96, 128, 1)), 3, axis=2).astype(np.float32) * 0.5 + 0.05
+        tiny = [encode_camera8(np.roll(scene, (i, -i), axis=(0, 1)) * np.float32(e), rng) for i, e in enumerate(EXPOSURES)]
         merge_exposures(tiny, list(EXPOSURES))
         warmed = time.perf_counter()
         frames = [np.asarray(Image.open(p).convert("RGB")) for p in paths]

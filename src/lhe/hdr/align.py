@@ -409,7 +409,7 @@ def _gradients(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return gx, gy
 
 
-def _step(shape: tuple[int, int], samples: int = 300_000) -> int:
+def _step(shape: tuple[int, int], samples: int = 80_000) -> int:
     return max(1, int(np.sqrt(shape[0] * shape[1] / samples)))
 
 
@@ -476,10 +476,11 @@ def _gauss_newton(target: tuple, moving: tuple, h: np.ndarray, model: int, itera
     cx, cy, rho = width / 2, height / 2, max(width, height) / 2
     step = _step(ref.shape)
     huber = 8.0
+    # The rank-matching table hardly depends on sub-pixel motion: once per level.
+    table = _rank_table(target, moving, h)
+    if table is None:
+        return h
     for _ in range(iterations):
-        table = _rank_table(target, moving, h)
-        if table is None:
-            break
         rows = np.zeros(((height + step - 1) // step, k * k + k + 3))
         align_system_kernel()(
             ref, ref_valid, mov, mov_valid, grad_x, grad_y, table, h, cx, cy, rho, model, huber, step, rows
@@ -539,11 +540,16 @@ def _register_pair(
         dy, dx = best // size - radius, best % size - radius
         if (dy, dx) != (0, 0):
             starts.append(_translation(float(dx), float(dy)))
+            # Refining from no motion as well guards against a wrong coarse match; when the
+            # coarse match is clearly better, that start is not worth its cost.
+            still = costs[radius * size + radius]
+            if costs[best] < 0.8 * still:
+                starts = starts[1:]
     candidates = []
     for start in starts:
         h = start
         for level in range(coarse, -1, -1):
-            h = _gauss_newton(target[level], moving[level], h, model, 12 if level else 6)
+            h = _gauss_newton(target[level], moving[level], h, model, 8 if level else 5)
             if level:
                 h = _scaled(h, 2.0)
         candidates.append(h)

@@ -39,8 +39,19 @@ __all__ = ["ghost_masks", "consensus_sources", "resize_bilinear"]
 _LUMA = np.asarray([0.2126, 0.7152, 0.0722], np.float32)
 
 
+def _peak(frame: np.ndarray) -> np.ndarray:
+    """Largest channel (faster than ``max(axis=2)`` over a last axis of 3)."""
+    return np.maximum(np.maximum(frame[..., 0], frame[..., 1]), frame[..., 2])
+
+
 def consensus_sources(
-    linear: Sequence[np.ndarray], exposures: Sequence[float], reference: int, *, low: float = 0.04, high: float = 0.85
+    linear: Sequence[np.ndarray],
+    exposures: Sequence[float],
+    reference: int,
+    *,
+    low: float = 0.04,
+    high: float = 0.85,
+    coverage: Sequence[np.ndarray] | None = None,
 ) -> np.ndarray:
     """Index of the frame each pixel's consensus value comes from.
 
@@ -55,6 +66,8 @@ def consensus_sources(
         reference: index of the reference frame.
         low: noise floor, as a fraction of the clipping level.
         high: level above which a channel may be clipped.
+        coverage: per frame, where it saw the scene at all (False: outside the frame after
+            alignment); None: everywhere.
 
     Returns:
         ``H×W`` int64 frame indices.
@@ -66,7 +79,7 @@ def consensus_sources(
     """
     ref = linear[reference]
     source = np.full(ref.shape[:2], reference, np.int64)
-    peak = ref.max(axis=2)
+    peak = _peak(ref)
     bright = peak >= high
     dark = ~bright & (peak <= low)
     order = np.argsort(np.asarray(exposures, float), kind="stable")
@@ -75,8 +88,10 @@ def consensus_sources(
         open_ = wanted.copy()
         for k in chain:
             frame = linear[int(k)]
-            peak = frame.max(axis=2)
+            peak = _peak(frame)
             good = open_ & (peak < high) & (peak > low)
+            if coverage is not None:
+                good &= coverage[int(k)]
             source[good] = int(k)
             open_ &= ~good
         if len(chain):
@@ -98,6 +113,7 @@ def ghost_masks(
     smooth: float = 1.5,
     min_fraction: float = 0.02,
     sources: np.ndarray | None = None,
+    coverage: Sequence[np.ndarray] | None = None,
 ) -> list[np.ndarray]:
     """Soft masks (1 = leave this frame out) of the moving regions each frame disagrees on.
 
@@ -121,6 +137,8 @@ def ghost_masks(
             region's pixels (and 3 pixels) disagree.
         sources: the consensus source of each pixel (:func:`consensus_sources`); computed when
             None.
+        coverage: per frame, where it saw the scene at all (after alignment); a frame is
+            neither compared nor masked outside it (the merge gives such pixels no weight).
 
     Returns:
         One float32 ``H×W`` array in [0, 1] per frame; each is 0 inside the regions it is the
@@ -142,20 +160,22 @@ def ghost_masks(
         raise InputError(f"ghost threshold must be > 0 stops, got {threshold}")
     shape = linear[0].shape[:2]
     if sources is None:
-        sources = consensus_sources(linear, exposures, reference, low=low, high=high)
+        sources = consensus_sources(linear, exposures, reference, low=low, high=high, coverage=coverage)
+    covered = [np.ones(shape, bool) for _ in linear] if coverage is None else [np.asarray(c, bool) for c in coverage]
     e = np.asarray(exposures, np.float64)
     # The largest channel: it is the one that clips, so clipping is judged exactly (a
     # colourful pixel can have a clipped channel at a luminance far below clipping).
-    lum = [np.maximum(f.max(axis=2), 0) / np.float32(ei) for f, ei in zip(linear, e)]
+    peaks = [_peak(f) for f in linear]
+    lum = [np.maximum(p, 0) / np.float32(ei) for p, ei in zip(peaks, e)]
 
-    peaks = [f.max(axis=2) for f in linear]
     stack = np.stack(lum)
+    peak_stack = np.stack(peaks)
 
     def measured(chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The chosen frame's value at each pixel and the range it is known within: a clipped
         sample only says "at least", a too dark one only "at most"."""
         value = np.take_along_axis(stack, chosen[None], 0)[0]
-        peak = np.take_along_axis(np.stack(peaks), chosen[None], 0)[0]
+        peak = np.take_along_axis(peak_stack, chosen[None], 0)[0]
         scale = e[chosen].astype(np.float32)
         above = np.where(peak <= low, np.float32(low) / scale, np.float32(0))
         below = np.where(peak >= high, np.float32(high) / scale, np.float32(np.inf))
@@ -177,7 +197,7 @@ def ghost_masks(
         return differs
 
     consensus = measured(sources)
-    marked = [disagreement(i, consensus) & (sources != i) for i in range(len(linear))]
+    marked = [disagreement(i, consensus) & (sources != i) & covered[i] for i in range(len(linear))]
     union = np.logical_or.reduce(marked)
     masks = [np.zeros(shape, np.float32) for _ in linear]
     if not union.any():
@@ -196,7 +216,7 @@ def ghost_masks(
     target = measured(region_sources)
     inside = labels > 0
     for index in range(len(linear)):
-        differs = disagreement(index, target) & inside & (region_sources != index)
+        differs = disagreement(index, target) & inside & (region_sources != index) & covered[index]
         if not differs.any():
             continue
         hits = np.bincount(labels[differs], minlength=count + 1)

@@ -28,7 +28,7 @@ from lhe.errors import InputError
 from lhe.hdr._checks import check_frames, to_unit_float
 from lhe.hdr.align import Alignment, align_frames, align_translation_Ward2003, shift_image, transform_displacement, validate_align_model
 from lhe.hdr.exposure import default_reference, normalise_exposures
-from lhe.hdr._kernels import bilinear_grid, merge_kernel
+from lhe.hdr._kernels import bilinear_grid, merge_kernel, merge_transform_kernel
 from lhe.hdr.ghosts import ghost_masks
 from lhe.hdr.response import apply_response, resolve_response
 from lhe.hdr.weights import WEIGHTS, validate_weights
@@ -83,15 +83,12 @@ def sample_aligned(frame: np.ndarray, h: np.ndarray, ys: np.ndarray, xs: np.ndar
         ``(samples, inside)``: ``len(ys)×len(xs)×C`` values and a boolean map of the samples
         that fell inside the frame (outside ones repeat its nearest edge pixel).
     """
-    height, width = frame.shape[:2]
-    gx, gy = np.meshgrid(xs + 0.5, ys + 0.5)
-    w = h[2, 0] * gx + h[2, 1] * gy + h[2, 2]
-    px = (h[0, 0] * gx + h[0, 1] * gy + h[0, 2]) / w
-    py = (h[1, 0] * gx + h[1, 1] * gy + h[1, 2]) / w
-    inside = (px >= 0) & (px < width) & (py >= 0) & (py < height)
-    ix = np.clip(np.floor(px), 0, width - 1).astype(np.int64)
-    iy = np.clip(np.floor(py), 0, height - 1).astype(np.int64)
-    return frame[iy, ix], inside
+    from lhe.hdr._kernels import sample_nearest_kernel
+
+    out = np.empty((len(ys), len(xs), frame.shape[2]), frame.dtype)
+    inside = np.empty((len(ys), len(xs)), np.bool_)
+    sample_nearest_kernel()(frame, np.ascontiguousarray(h, dtype=np.float64), np.asarray(ys, np.int64), np.asarray(xs, np.int64), out, inside)
+    return out, inside
 
 
 def _linear_codes(curve: np.ndarray, codes: int) -> np.ndarray:
@@ -227,11 +224,11 @@ def merge_exposures(
 
     if isinstance(response, str) and response in ("auto", "Debevec1997", "Robertson1999"):
         # Calibrate on aligned views of the part every frame covers, read through the alignment
-        # on a grid of at most about a megapixel (calibration samples far fewer pixels).
+        # on a grid of about 0.25 megapixels (calibration samples far fewer pixels).
         margin = int(np.ceil(max(displacement))) + 1 if max(displacement) > 0 else 0
         if min(height, width) <= 2 * margin + 2:
             margin = 0
-        grid = max(1, int(np.sqrt(height * width / 1_000_000)))
+        grid = max(1, int(np.sqrt(height * width / 250_000)))
         ys = np.arange(margin, height - margin, grid)
         xs = np.arange(margin, width - margin, grid)
         views = [sample_aligned(c, h, ys, xs)[0] for c, h in zip(codes, transforms)]
@@ -256,8 +253,10 @@ def merge_exposures(
     masks = np.zeros((len(frames), len(ys), len(xs)), np.float32)
     fractions = [0.0] * len(frames)
     if deghost:
-        small = [apply_response(sample_aligned(c, h, ys, xs)[0], curve) for c, h in zip(codes, transforms)]
-        for index, mask in enumerate(ghost_masks(small, relative, reference, threshold=ghost_threshold)):
+        sampled = [sample_aligned(c, h, ys, xs) for c, h in zip(codes, transforms)]
+        small = [apply_response(view, curve) for view, _ in sampled]
+        coverage = [inside for _, inside in sampled]
+        for index, mask in enumerate(ghost_masks(small, relative, reference, threshold=ghost_threshold, coverage=coverage)):
             masks[index] = mask
             fractions[index] = float(mask.mean())
     has_mask = masks.reshape(len(frames), -1).max(axis=1) > 0
@@ -273,12 +272,7 @@ def merge_exposures(
     y0, fy = bilinear_grid(height, masks.shape[1])
     x0, fx = bilinear_grid(width, masks.shape[2])
     out = np.empty((height, width, 3), np.float32)
-    merge_kernel()(
-        tuple(codes),
-        shifts,
-        np.ascontiguousarray(np.stack(transforms), dtype=np.float64),
-        general,
-        reference,
+    tables_args = (
         np.stack([t[0] for t in tables]),
         np.stack([t[1] for t in tables]),
         np.stack([t[2] for t in tables]),
@@ -291,6 +285,11 @@ def merge_exposures(
         floor,
         out,
     )
+    if general.any():
+        transform_stack = np.ascontiguousarray(np.stack(transforms), dtype=np.float64)
+        merge_transform_kernel()(tuple(codes), shifts, transform_stack, general, reference, *tables_args)
+    else:
+        merge_kernel()(tuple(codes), shifts, reference, *tables_args)
     if return_info:
         info = MergeInfo(
             curve, relative.tolist(), reference, alignment.shifts() if align else [(0, 0)] * len(frames),

@@ -382,6 +382,8 @@ def apply_response(frame: np.ndarray, curve: np.ndarray) -> np.ndarray:
         [[[0.5, 0.5, 0.5]]]
     """
     curve = _check_curve(curve, "response curve")
+    if np.issubdtype(frame.dtype, np.unsignedinteger) and len(curve) == np.iinfo(frame.dtype).max + 1:
+        return curve[frame, np.arange(3)]  # one entry per code: a plain lookup
     if np.issubdtype(frame.dtype, np.unsignedinteger):
         x = frame.astype(np.float32) / np.float32(np.iinfo(frame.dtype).max)
     else:
