@@ -204,7 +204,7 @@ def merge_exposures(
 def tonemap(
     inputs: Inputs,
     output: Output = None,
-    method: Annotated[str, typer.Option("--method", help="reinhard, drago, local, mu-law or gamma.")] = "local",
+    method: Annotated[str, typer.Option("--method", help="photographic (automatic exposure, local contrast, noise-aware), reinhard, drago, local, mu-law or gamma.")] = "photographic",
     exposure: Annotated[float, typer.Option("--exposure", help="Exposure correction in stops before mapping.")] = 0.0,
     saturation: Annotated[float, typer.Option("--saturation", min=0.0, help="Colour saturation (1 = unchanged).")] = 1.0,
     gamma: Annotated[Optional[float], typer.Option("--gamma", min=0.1, help="Display gamma instead of the sRGB curve.")] = None,

@@ -55,7 +55,7 @@ class TestTonemap:
     def test_bad_inputs(self):
         with pytest.raises(ShapeError):
             tonemap(np.ones((4, 4), np.float32))
-        with pytest.raises(InputError, match="drago, gamma, local, mu-law, reinhard"):
+        with pytest.raises(InputError, match="drago, gamma, local, mu-law, photographic, reinhard"):
             tonemap(np.ones((2, 2, 3), np.float32), "aces")
         with pytest.raises(InputError, match="float"):
             tonemap(np.ones((2, 2, 3), np.uint8))
@@ -87,7 +87,7 @@ class TestTonemap:
         unclipped = brighter < 0.99
         assert np.allclose(brighter[unclipped], 2 * normal[unclipped], rtol=2e-3, atol=2e-4)
 
-    @pytest.mark.parametrize("method", ["reinhard", "local", "gamma"])
+    @pytest.mark.parametrize("method", ["photographic", "reinhard", "local", "gamma"])
     def test_saturation_zero_is_grey(self, method):
         out = tonemap(make_scene(16, 16, stops=4), method, saturation=0)
         assert np.allclose(out.max(axis=2), out.min(axis=2), atol=2e-3)

@@ -26,6 +26,8 @@ __all__ = [
     "align_system_kernel",
     "align_pairs_kernel",
     "translation_search_kernel",
+    "sample_nearest_kernel",
+    "photographic_tonemap_kernel",
 ]
 
 # One compiled kernel at a time: each already uses every core, and numba's fallback threading
@@ -634,3 +636,69 @@ def sample_nearest_kernel() -> Callable[..., Any]:
                     out[i, j, c] = frame[iy, ix, c]
 
     return _serialised(sample)
+
+
+@lru_cache(maxsize=1)
+def photographic_tonemap_kernel() -> Callable[..., Any]:
+    """Compiled full-resolution pass of the photographic tone mapper.
+
+    Per pixel: ``l = log2(L + ε)``; base ``a·l + b`` from upsampled guided-filter coefficients;
+    ``y = 2^(T(base) + detail · (l − base))`` with the base curve ``T`` and the colour exponent
+    ``S`` read from tables over the base; Reinhard's roll-off ``y (1 + y / white²) / (1 + y)``;
+    colour
+    ``L_out · ((c + ε) / (L + ε))^(S · saturation)`` (near the noise floor ``ε`` colour fades to
+    grey, so noise does not become colour blotches); display encoding through a table sampled on
+    a square-root grid.
+    """
+    import numba
+
+    @numba.njit(parallel=True, cache=True, nogil=True, fastmath=True)
+    def photographic(rgb, coef_a, coef_b, y0, fy, x0, fx, eps, curve, slope, t0, t_scale, detail, white, saturation, encode, out):  # pragma: no cover - compiled
+        height, width = rgb.shape[0], rgb.shape[1]
+        small_h, small_w = coef_a.shape[0], coef_a.shape[1]
+        top = encode.shape[0] - 1
+        last = curve.shape[0] - 1
+        one = numba.float32(1.0)
+        zero = numba.float32(0.0)
+        eps = numba.float32(eps)
+        t0 = numba.float32(t0)
+        t_scale = numba.float32(t_scale)
+        detail = numba.float32(detail)
+        saturation = numba.float32(saturation)
+        inv_white2 = numba.float32(1.0 / (white * white))
+        scale_top = numba.float32(top)
+        for y in numba.prange(height):
+            ya = y0[y]
+            yb = min(ya + 1, small_h - 1)
+            ty = fy[y]
+            row_a = coef_a[ya] * (one - ty) + coef_a[yb] * ty
+            row_b = coef_b[ya] * (one - ty) + coef_b[yb] * ty
+            for x in range(width):
+                r = max(rgb[y, x, 0], zero)
+                g = max(rgb[y, x, 1], zero)
+                b = max(rgb[y, x, 2], zero)
+                lum = numba.float32(0.2126) * r + numba.float32(0.7152) * g + numba.float32(0.0722) * b + eps
+                log_lum = np.log2(lum)
+                xa = x0[x]
+                xb = min(xa + 1, small_w - 1)
+                tx = fx[x]
+                base = (row_a[xa] + (row_a[xb] - row_a[xa]) * tx) * log_lum + row_b[xa] + (row_b[xb] - row_b[xa]) * tx
+                position = min(max((base - t0) * t_scale, zero), numba.float32(last) - numba.float32(1e-3))
+                i = int(position)
+                f = position - numba.float32(i)
+                mapped = curve[i] + (curve[i + 1] - curve[i]) * f
+                exponent = (slope[i] + (slope[i + 1] - slope[i]) * f) * saturation
+                # Local part in stops, then the global highlight roll-off (monotone per pixel, so
+                # bright gradients never reverse).
+                scene = np.exp2(mapped + detail * (log_lum - base))
+                gain = (one + scene * inv_white2) / (one + scene)
+                log_out = np.log2(scene * gain)
+                for c in range(3):
+                    value = (r, g, b)[c]
+                    v = np.exp2(log_out + exponent * (np.log2(value + eps) - log_lum))
+                    v = np.sqrt(min(max(v, zero), one)) * scale_top
+                    k = min(int(v), top - 1)
+                    frac = v - numba.float32(k)
+                    out[y, x, c] = encode[k] * (one - frac) + encode[k + 1] * frac
+
+    return _serialised(photographic)

@@ -562,9 +562,11 @@ def _register_pair(
     return identity, False, (base_cost, base_cost)
 
 
-def _snap(h: np.ndarray, shape: tuple[int, int], tolerance: float = 0.1) -> np.ndarray:
-    """An integer translation when ``h`` is within ``tolerance`` pixels of one (exact and
-    cheaper to apply), else ``h`` normalised."""
+def _snap(h: np.ndarray, shape: tuple[int, int], tolerance: float = 0.5) -> np.ndarray:
+    """An integer translation when ``h`` is within ``tolerance`` pixels of one everywhere,
+    else ``h`` normalised. Reading a frame at whole-pixel offsets is exact (no resampling
+    blur) and cheaper; tripod sets whose frames jumped (stabilisers, a nudged tripod) move by
+    pure translations."""
     h = h / h[2, 2]
     height, width = shape
     cx, cy = width / 2, height / 2
@@ -611,9 +613,9 @@ def align_frames(
             (motions under 1.5 pixels need at least 15 %: resampling alone smooths noise).
 
     Returns:
-        An :class:`Alignment`; ``transforms[reference]`` is the identity. Integer translations
-        are returned exactly (within 0.1 px of one), so the merge can read them without
-        resampling.
+        An :class:`Alignment`; ``transforms[reference]`` is the identity. Motions within half
+        a pixel of an integer translation everywhere are returned as that translation, so the
+        merge reads those frames without resampling.
 
     Example:
         >>> rng = np.random.default_rng(0)
