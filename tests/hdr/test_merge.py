@@ -84,7 +84,7 @@ class TestMergeExposures:
         assert info.ghost_fraction[2] > 0.05 and info.ghost_fraction[1] == 0
         region = (slice(22, 48), slice(32, 68))
         assert log_error(hdr[region], scene[region]) < 0.1
-        assert log_error(with_ghosts[region], scene[region]) > 0.5
+        assert log_error(with_ghosts[region], scene[region]) > 0.3
 
     def test_tiny_and_odd_sizes(self):
         for shape in [(1, 1), (1, 9), (7, 13)]:
