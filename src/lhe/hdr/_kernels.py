@@ -28,6 +28,11 @@ __all__ = [
     "translation_search_kernel",
     "sample_nearest_kernel",
     "photographic_tonemap_kernel",
+    "fusion_frame_kernel",
+    "fusion_frame8_kernel",
+    "fusion_source_kernel",
+    "pyramid_reduce_kernel",
+    "pyramid_blend_kernel",
 ]
 
 # One compiled kernel at a time: each already uses every core, and numba's fallback threading
@@ -702,3 +707,265 @@ def photographic_tonemap_kernel() -> Callable[..., Any]:
                     out[y, x, c] = encode[k] * (one - frac) + encode[k + 1] * frac
 
     return _serialised(photographic)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exposure fusion: one frame at a time through aligned decoding, ghost replacement, weights and
+# Laplacian pyramids that are accumulated level by level (no per-frame pyramid is kept).
+
+
+@lru_cache(maxsize=1)
+def fusion_frame_kernel() -> Callable[..., Any]:
+    """Compiled fusion input of one frame in one pass: aligned decoding, ghost replacement and
+    the exposure-fusion weight.
+
+    The frame is read through ``table`` (codes → display values in [0, 1]) at an integer
+    offset ``(dy, dx)`` or, with ``general``, bilinearly at ``H @ (x + ½, y + ½, 1)`` (outside
+    the frame: its nearest edge pixel). Where the bilinearly upsampled ghost mask ``m`` is
+    positive (``replace``), the value becomes ``(1 − m) · value + m · tables[owner, code]``:
+    the moving region's source pixel re-exposed to this frame. The weight is
+    ``exposure[r + g + b] · saturation[max · 256 + min]`` (+ 1e-12) on 8-bit levels of the
+    result, tables holding enfuse's weights raised to their exponents. ``image`` is written
+    only with ``keep_image``.
+    """
+    import numba
+
+    @numba.njit(parallel=True, cache=True, nogil=True, fastmath=True)
+    def frame_input(frame, general, dy, dx, H, table, replace, mask, y0, fy, x0, fx, codes, owner, tables,
+                    exposure, saturation, keep_image, image, weight):  # pragma: no cover - compiled
+        height, width = weight.shape[0], weight.shape[1]
+        mh, mw = mask.shape
+        one = numba.float32(1.0)
+        zero = numba.float32(0.0)
+        affine = H[2, 0] == 0 and H[2, 1] == 0 and H[2, 2] == 1
+        for y in numba.prange(height):
+            sy = min(max(y - dy, 0), height - 1)
+            ya = y0[y]
+            yb = min(ya + 1, mh - 1)
+            ty = fy[y]
+            Y = y + 0.5
+            row_x = H[0, 1] * Y + H[0, 2] - 0.5
+            row_y = H[1, 1] * Y + H[1, 2] - 0.5
+            for x in range(width):
+                if not general:
+                    sx = min(max(x - dx, 0), width - 1)
+                    r = table[frame[sy, sx, 0]]
+                    g = table[frame[sy, sx, 1]]
+                    b = table[frame[sy, sx, 2]]
+                else:
+                    X = x + 0.5
+                    if affine:
+                        px = min(max(row_x + H[0, 0] * X, 0.0), width - 1.0)
+                        py = min(max(row_y + H[1, 0] * X, 0.0), height - 1.0)
+                    else:
+                        w = H[2, 0] * X + H[2, 1] * Y + H[2, 2]
+                        px = min(max((H[0, 0] * X + H[0, 1] * Y + H[0, 2]) / w - 0.5, 0.0), width - 1.0)
+                        py = min(max((H[1, 0] * X + H[1, 1] * Y + H[1, 2]) / w - 0.5, 0.0), height - 1.0)
+                    ix = int(px)
+                    iy = int(py)
+                    ix1 = min(ix + 1, width - 1)
+                    iy1 = min(iy + 1, height - 1)
+                    bx = numba.float32(px - ix)
+                    by = numba.float32(py - iy)
+                    b00 = (one - bx) * (one - by)
+                    b01 = bx * (one - by)
+                    b10 = (one - bx) * by
+                    b11 = bx * by
+                    r = b00 * table[frame[iy, ix, 0]] + b01 * table[frame[iy, ix1, 0]] + b10 * table[frame[iy1, ix, 0]] + b11 * table[frame[iy1, ix1, 0]]
+                    g = b00 * table[frame[iy, ix, 1]] + b01 * table[frame[iy, ix1, 1]] + b10 * table[frame[iy1, ix, 1]] + b11 * table[frame[iy1, ix1, 1]]
+                    b = b00 * table[frame[iy, ix, 2]] + b01 * table[frame[iy, ix1, 2]] + b10 * table[frame[iy1, ix, 2]] + b11 * table[frame[iy1, ix1, 2]]
+                if replace and owner[y, x] >= 0:
+                    xa = x0[x]
+                    xb = min(xa + 1, mw - 1)
+                    tx = fx[x]
+                    m = (mask[ya, xa] * (one - tx) + mask[ya, xb] * tx) * (one - ty) + (mask[yb, xa] * (one - tx) + mask[yb, xb] * tx) * ty
+                    if m > 0:
+                        o = owner[y, x]
+                        r = (one - m) * r + m * tables[o, codes[y, x, 0]]
+                        g = (one - m) * g + m * tables[o, codes[y, x, 1]]
+                        b = (one - m) * b + m * tables[o, codes[y, x, 2]]
+                if keep_image:
+                    image[y, x, 0] = r
+                    image[y, x, 1] = g
+                    image[y, x, 2] = b
+                # Weights from 8-bit levels of the display values, through tables: exposure[r +
+                # g + b] and saturation[max · 256 + min] (no divisions or powers per pixel).
+                qr = int(min(max(r, zero), one) * numba.float32(255.0) + numba.float32(0.5))
+                qg = int(min(max(g, zero), one) * numba.float32(255.0) + numba.float32(0.5))
+                qb = int(min(max(b, zero), one) * numba.float32(255.0) + numba.float32(0.5))
+                weight[y, x] = exposure[qr + qg + qb] * saturation[max(qr, qg, qb) * 256 + min(qr, qg, qb)] + numba.float32(1e-12)
+
+    return _serialised(frame_input)
+
+
+@lru_cache(maxsize=1)
+def fusion_frame8_kernel() -> Callable[..., Any]:
+    """:func:`fusion_frame_kernel` for the common case: 8-bit display-encoded codes read at an
+    integer offset, whose weights come straight from the codes (no conversions per pixel)."""
+    import numba
+
+    @numba.njit(parallel=True, cache=True, nogil=True, fastmath=True)
+    def frame_input8(frame, dy, dx, table, replace, mask, y0, fy, x0, fx, codes, owner, tables,
+                     exposure, saturation, keep_image, image, weight):  # pragma: no cover - compiled
+        height, width = weight.shape[0], weight.shape[1]
+        mh, mw = mask.shape
+        one = numba.float32(1.0)
+        zero = numba.float32(0.0)
+        tiny = numba.float32(1e-12)
+        for y in numba.prange(height):
+            sy = min(max(y - dy, 0), height - 1)
+            ya = y0[y]
+            yb = min(ya + 1, mh - 1)
+            ty = fy[y]
+            for x in range(width):
+                sx = min(max(x - dx, 0), width - 1)
+                qr = np.int64(frame[sy, sx, 0])
+                qg = np.int64(frame[sy, sx, 1])
+                qb = np.int64(frame[sy, sx, 2])
+                if replace and owner[y, x] >= 0:
+                    xa = x0[x]
+                    xb = min(xa + 1, mw - 1)
+                    tx = fx[x]
+                    m = (mask[ya, xa] * (one - tx) + mask[ya, xb] * tx) * (one - ty) + (mask[yb, xa] * (one - tx) + mask[yb, xb] * tx) * ty
+                    if m > 0:
+                        o = owner[y, x]
+                        r = (one - m) * table[qr] + m * tables[o, codes[y, x, 0]]
+                        g = (one - m) * table[qg] + m * tables[o, codes[y, x, 1]]
+                        b = (one - m) * table[qb] + m * tables[o, codes[y, x, 2]]
+                        if keep_image:
+                            image[y, x, 0] = r
+                            image[y, x, 1] = g
+                            image[y, x, 2] = b
+                        qr = np.int64(min(max(r, zero), one) * numba.float32(255.0) + numba.float32(0.5))
+                        qg = np.int64(min(max(g, zero), one) * numba.float32(255.0) + numba.float32(0.5))
+                        qb = np.int64(min(max(b, zero), one) * numba.float32(255.0) + numba.float32(0.5))
+                        weight[y, x] = exposure[qr + qg + qb] * saturation[max(qr, qg, qb) * 256 + min(qr, qg, qb)] + tiny
+                        continue
+                if keep_image:
+                    image[y, x, 0] = table[qr]
+                    image[y, x, 1] = table[qg]
+                    image[y, x, 2] = table[qb]
+                weight[y, x] = exposure[qr + qg + qb] * saturation[max(qr, qg, qb) * 256 + min(qr, qg, qb)] + tiny
+
+    return _serialised(frame_input8)
+
+
+@lru_cache(maxsize=1)
+def fusion_source_kernel() -> Callable[..., Any]:
+    """Compiled copy of frame ``index``'s aligned codes (nearest pixel) into ``codes`` wherever
+    the low-resolution source map names it (read at ``rows × columns``, nearest)."""
+    import numba
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def source(frame, index, H, source_small, rows, columns, codes, owner):  # pragma: no cover - compiled
+        height, width = codes.shape[0], codes.shape[1]
+        for y in numba.prange(height):
+            r = rows[y]
+            Y = y + 0.5
+            for x in range(width):
+                if source_small[r, columns[x]] != index:
+                    continue
+                X = x + 0.5
+                w = H[2, 0] * X + H[2, 1] * Y + H[2, 2]
+                ix = min(max(int(np.floor((H[0, 0] * X + H[0, 1] * Y + H[0, 2]) / w)), 0), width - 1)
+                iy = min(max(int(np.floor((H[1, 0] * X + H[1, 1] * Y + H[1, 2]) / w)), 0), height - 1)
+                for c in range(3):
+                    codes[y, x, c] = frame[iy, ix, c]
+                owner[y, x] = index
+
+    return _serialised(source)
+
+
+@lru_cache(maxsize=1)
+def pyramid_reduce_kernel() -> Callable[..., Any]:
+    """Compiled Gaussian pyramid step of an ``H×W×C`` float32 array: separable binomial blur
+    ``[1 4 6 4 1] / 16`` (edge pixels repeated) sampled at even positions; ``rows`` is scratch
+    space of shape ``H × ⌈W/2⌉ × C``."""
+    import numba
+
+    @numba.njit(parallel=True, cache=True, nogil=True, fastmath=True)
+    def reduce(src, rows, out):  # pragma: no cover - compiled
+        height, width, channels = src.shape
+        out_h, out_w = out.shape[0], out.shape[1]
+        k0 = numba.float32(0.0625)
+        k1 = numba.float32(0.25)
+        k2 = numba.float32(0.375)
+        for y in numba.prange(height):
+            for x in range(out_w):
+                c0 = max(2 * x - 2, 0)
+                c1 = max(2 * x - 1, 0)
+                c3 = min(2 * x + 1, width - 1)
+                c4 = min(2 * x + 2, width - 1)
+                for c in range(channels):
+                    rows[y, x, c] = k0 * (src[y, c0, c] + src[y, c4, c]) + k1 * (src[y, c1, c] + src[y, c3, c]) + k2 * src[y, 2 * x, c]
+        for y in numba.prange(out_h):
+            r0 = max(2 * y - 2, 0)
+            r1 = max(2 * y - 1, 0)
+            r3 = min(2 * y + 1, height - 1)
+            r4 = min(2 * y + 2, height - 1)
+            for x in range(out_w):
+                for c in range(channels):
+                    out[y, x, c] = k0 * (rows[r0, x, c] + rows[r4, x, c]) + k1 * (rows[r1, x, c] + rows[r3, x, c]) + k2 * rows[2 * y, x, c]
+
+    return _serialised(reduce)
+
+
+@lru_cache(maxsize=1)
+def pyramid_blend_kernel() -> Callable[..., Any]:
+    """Compiled Laplacian level accumulation: ``acc += (G − expand(G_next)) · w`` (``subtract``
+    true), or ``acc += expand(G_next)`` for collapsing (``level`` and ``weight`` unused), or
+    ``acc += G · w`` when ``G_next`` is empty (the top level). ``expand`` is the Burt-Adelson
+    interpolation, separable: ``(g[i−1] + 6 g[i] + g[i+1]) / 8`` at even, ``(g[i] + g[i+1]) / 2``
+    at odd positions, edge pixels repeated."""
+    import numba
+
+    @numba.njit(parallel=True, cache=True, nogil=True, fastmath=True)
+    def blend(level, coarse, weight, acc, subtract):  # pragma: no cover - compiled
+        height, width, channels = acc.shape
+        ch = coarse.shape[0]
+        cw = coarse.shape[1]
+        eighth = numba.float32(0.125)
+        six_eighths = numba.float32(0.75)
+        half = numba.float32(0.5)
+        if ch == 0:
+            for y in numba.prange(height):
+                for x in range(width):
+                    w = weight[y, x, 0]
+                    for c in range(channels):
+                        acc[y, x, c] += level[y, x, c] * w
+            return
+        for y in numba.prange(height):
+            i = y // 2
+            row = np.empty((cw, channels), np.float32)
+            if y % 2 == 0:
+                a = max(i - 1, 0)
+                b = min(i + 1, ch - 1)
+                for j in range(cw):
+                    for c in range(channels):
+                        row[j, c] = eighth * (coarse[a, j, c] + coarse[b, j, c]) + six_eighths * coarse[i, j, c]
+            else:
+                b = min(i + 1, ch - 1)
+                for j in range(cw):
+                    for c in range(channels):
+                        row[j, c] = half * (coarse[i, j, c] + coarse[b, j, c])
+            for x in range(width):
+                j = x // 2
+                if x % 2 == 0:
+                    left = max(j - 1, 0)
+                    right = min(j + 1, cw - 1)
+                    for c in range(channels):
+                        expanded = eighth * (row[left, c] + row[right, c]) + six_eighths * row[j, c]
+                        if subtract:
+                            acc[y, x, c] += (level[y, x, c] - expanded) * weight[y, x, 0]
+                        else:
+                            acc[y, x, c] += expanded
+                else:
+                    right = min(j + 1, cw - 1)
+                    for c in range(channels):
+                        expanded = half * (row[j, c] + row[right, c])
+                        if subtract:
+                            acc[y, x, c] += (level[y, x, c] - expanded) * weight[y, x, 0]
+                        else:
+                            acc[y, x, c] += expanded
+
+    return _serialised(blend)

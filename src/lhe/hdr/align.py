@@ -507,9 +507,17 @@ def _gauss_newton(target: tuple, moving: tuple, h: np.ndarray, model: int, itera
     return h
 
 
-# Sub-pixel motions must lower the disagreement by this much: resampling at a fractional offset
-# averages neighbouring pixels, which lowers the noise part of the difference by itself.
+# Sub-pixel motions must lower the disagreement by this much (what remains of the smoothing
+# effect of resampling after the images are smoothed for judging).
 _SUBPIXEL_GAIN = 0.15
+
+
+def _smoothed(level: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """A grey level blurred by a Gaussian of one pixel (validity unchanged)."""
+    import scipy.ndimage
+
+    grey, valid = level
+    return scipy.ndimage.gaussian_filter(grey, 1.0, mode="nearest"), valid
 
 
 def _register_pair(
@@ -520,7 +528,11 @@ def _register_pair(
     from lhe.hdr._kernels import translation_search_kernel
 
     identity = np.eye(3)
-    base_cost, base_count = _cost(target[0], moving[0], identity)
+    # Candidates are judged on lightly smoothed images: resampling at a fractional offset
+    # averages neighbouring pixels, which on raw images lowers the noise part of the difference
+    # by itself and would favour any sub-pixel motion.
+    judged_target, judged_moving = _smoothed(target[0]), _smoothed(moving[0])
+    base_cost, base_count = _cost(judged_target, judged_moving, identity)
     if base_count < 256:
         return identity, False, (base_cost, base_cost)
     coarse = len(target) - 1
@@ -553,7 +565,7 @@ def _register_pair(
             if level:
                 h = _scaled(h, 2.0)
         candidates.append(h)
-    scored = [(_cost(target[0], moving[0], h)[0], i) for i, h in enumerate(candidates)]
+    scored = [(_cost(judged_target, judged_moving, h)[0], i) for i, h in enumerate(candidates)]
     best_cost, best_index = min(scored)
     moved = transform_displacement(candidates[best_index], target[0][0].shape) * factor
     needed = min_gain if moved >= 1.5 else max(min_gain, _SUBPIXEL_GAIN)

@@ -114,7 +114,8 @@ def ghost_masks(
     min_fraction: float = 0.02,
     sources: np.ndarray | None = None,
     coverage: Sequence[np.ndarray] | None = None,
-) -> list[np.ndarray]:
+    return_sources: bool = False,
+) -> list[np.ndarray] | tuple[list[np.ndarray], np.ndarray]:
     """Soft masks (1 = leave this frame out) of the moving regions each frame disagrees on.
 
     Args:
@@ -139,10 +140,13 @@ def ghost_masks(
             None.
         coverage: per frame, where it saw the scene at all (after alignment); a frame is
             neither compared nor masked outside it (the merge gives such pixels no weight).
+        return_sources: also return the frame each pixel's kept content comes from (the
+            region's source inside regions, the consensus source elsewhere), for methods that
+            replace a masked frame's pixels instead of down-weighting them (exposure fusion).
 
     Returns:
         One float32 ``H×W`` array in [0, 1] per frame; each is 0 inside the regions it is the
-        source of.
+        source of. With ``return_sources``, also the ``H×W`` int64 source map.
 
     Example:
         >>> scene = np.full((8, 8, 3), 0.1, np.float32)
@@ -201,7 +205,7 @@ def ghost_masks(
     union = np.logical_or.reduce(marked)
     masks = [np.zeros(shape, np.float32) for _ in linear]
     if not union.any():
-        return masks
+        return (masks, sources) if return_sources else masks
     grown = scipy.ndimage.maximum_filter(union, size=1 + 2 * dilate, mode="nearest") if dilate > 0 else union
     labels, count = scipy.ndimage.label(grown, structure=np.ones((3, 3), bool))
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
@@ -229,6 +233,14 @@ def ghost_masks(
             mask = np.maximum(np.clip(mask * 2, 0, 1), region)
         mask[(region_sources == index) & inside] = 0
         masks[index] = mask.astype(np.float32)
+    if return_sources:
+        # The feathered margin outside a region shows static scene: its source is the one of
+        # the nearest region pixel, so replacement there blends two views of the same thing.
+        if dilate + 3 * blur > 0:
+            _, (iy, ix) = scipy.ndimage.distance_transform_edt(~inside, return_indices=True)
+            near = np.hypot(iy - np.arange(shape[0])[:, None], ix - np.arange(shape[1])[None, :]) <= dilate + 3 * blur + 1
+            region_sources = np.where(~inside & near, region_sources[iy, ix], region_sources)
+        return masks, region_sources
     return masks
 
 

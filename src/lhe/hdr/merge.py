@@ -1,12 +1,14 @@
 """Merge an exposure bracket into one linear HDR image, or fuse it into an LDR picture.
 
 ``merge_exposures`` runs the whole pipeline: exposures normalised to the reference frame,
-global alignment (median threshold bitmaps), the camera response (calibrated from the bracket,
-standard, or loaded), ghost masks against the reference, and a weighted average of the frames'
-radiance estimates ``f⁻¹(Z) / e`` that ignores clipped and noisy pixels. One compiled pass over
-the pixels reads each frame through lookup tables at its alignment offset (no shifted copies),
-so a 12-megapixel 8-bit bracket needs little more memory than the frames and the result. ``fuse_exposures_Mertens2007`` blends the frames directly into a
-display-ready picture with no response curve and no HDR intermediate.
+alignment that moves a frame only when that measurably helps (:mod:`lhe.hdr.align`), the camera
+response (calibrated from the bracket, standard, or loaded), ghost regions that each come from
+one frame (:mod:`lhe.hdr.ghosts`), and a weighted average of the frames' radiance estimates
+``f⁻¹(Z) / e`` that ignores clipped and noisy pixels. One compiled pass over the pixels reads
+each frame through lookup tables at its alignment offset or transform (no shifted copies), so a
+12-megapixel 8-bit bracket needs little more memory than the frames and the result.
+``fuse_exposures_Mertens2007`` (:mod:`lhe.hdr.fusion`, re-exported here) blends the frames
+directly into a display-ready picture with no response curve and no HDR intermediate.
 
 References:
     P. E. Debevec and J. Malik, "Recovering High Dynamic Range Radiance Maps from Photographs",
@@ -22,18 +24,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.ndimage
 
 from lhe.errors import InputError
-from lhe.hdr._checks import check_frames, to_unit_float
-from lhe.hdr.align import Alignment, align_frames, align_translation_Ward2003, shift_image, transform_displacement, validate_align_model
+from lhe.hdr._checks import check_frames
+from lhe.hdr.align import Alignment, align_frames, transform_displacement, validate_align_model
 from lhe.hdr.exposure import default_reference, normalise_exposures
+from lhe.hdr.fusion import fuse_exposures_Mertens2007
 from lhe.hdr._kernels import bilinear_grid, merge_kernel, merge_transform_kernel
 from lhe.hdr.ghosts import ghost_masks
 from lhe.hdr.response import apply_response, resolve_response
 from lhe.hdr.weights import WEIGHTS, validate_weights
 
-__all__ = ["merge_exposures", "MergeInfo", "fuse_exposures_Mertens2007", "WEIGHTS"]
+__all__ = ["merge_exposures", "MergeInfo", "fuse_exposures_Mertens2007", "sample_aligned", "WEIGHTS"]
 
 @dataclass
 class MergeInfo:
@@ -297,114 +299,3 @@ def merge_exposures(
         )
         return out, info
     return out
-
-
-def _blur_down(image: np.ndarray) -> np.ndarray:
-    """Binomial 5-tap blur then 2× decimation (one Gaussian pyramid step)."""
-    blurred = scipy.ndimage.convolve1d(image, _KERNEL, axis=0, mode="reflect")
-    blurred = scipy.ndimage.convolve1d(blurred, _KERNEL, axis=1, mode="reflect")
-    return blurred[::2, ::2]
-
-
-def _up(image: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """2× upsampling by zero insertion and binomial interpolation, cropped to ``shape``."""
-    up = np.zeros((image.shape[0] * 2, image.shape[1] * 2) + image.shape[2:], image.dtype)
-    up[::2, ::2] = image
-    up = scipy.ndimage.convolve1d(up, _KERNEL * 2, axis=0, mode="reflect")
-    up = scipy.ndimage.convolve1d(up, _KERNEL * 2, axis=1, mode="reflect")
-    return up[: shape[0], : shape[1]]
-
-
-_KERNEL = np.array([1, 4, 6, 4, 1], np.float32) / 16
-
-
-def fuse_exposures_Mertens2007(
-    frames: Sequence[np.ndarray],
-    *,
-    contrast: float = 1.0,
-    saturation: float = 1.0,
-    exposedness: float = 1.0,
-    sigma: float = 0.2,
-    align: bool = True,
-    reference: int | None = None,
-    exposures: Sequence[float] | None = None,
-) -> np.ndarray:
-    """Exposure fusion: blend the frames by contrast, saturation and well-exposedness.
-
-    Per-pixel weights ``C^ωc · S^ωs · E^ωe`` (Laplacian magnitude of the grey image, standard
-    deviation of R, G, B, and ``exp(−(z − ½)² / 2σ²)`` per channel) are normalised across frames
-    and blended in a Laplacian pyramid so seams vanish.
-
-    Args:
-        frames: 2 or more sRGB-encoded exposures ``H×W×3`` (uint8, uint16 or float in [0, 1]).
-        contrast: exponent ωc of the contrast measure.
-        saturation: exponent ωs of the saturation measure.
-        exposedness: exponent ωe of the well-exposedness measure.
-        sigma: width σ of the well-exposedness Gaussian.
-        align: undo a global translation first (median threshold bitmaps).
-        reference: frame the others are aligned to; None picks the middle exposure when
-            ``exposures`` are given, else the middle frame.
-        exposures: optional relative exposures, only used to pick the default reference.
-
-    Returns:
-        ``H×W×3`` float32 sRGB-encoded picture in [0, 1].
-
-    Example:
-        >>> dark = np.full((16, 16, 3), 0.1, np.float32)
-        >>> bright = np.full((16, 16, 3), 0.6, np.float32)
-        >>> fused = fuse_exposures_Mertens2007([dark, bright], contrast=0, saturation=0)
-        >>> round(float(fused.mean()), 2)  # flat frames: only well-exposedness counts
-        0.6
-
-    References:
-        T. Mertens, J. Kautz and F. Van Reeth, "Exposure Fusion", Pacific Graphics 2007.
-    """
-    frames = check_frames(frames)
-    if exposures is not None and len(exposures) != len(frames):
-        raise InputError(f"got {len(frames)} frames but {len(exposures)} exposures")
-    if reference is None:
-        reference = default_reference(exposures) if exposures is not None else (len(frames) - 1) // 2
-    if not -len(frames) <= reference < len(frames):
-        raise InputError(f"reference must be a frame index in 0..{len(frames) - 1}, got {reference}")
-    if not sigma > 0:
-        raise InputError(f"sigma must be > 0, got {sigma}")
-    images = [to_unit_float(f) for f in frames]
-    if align:
-        shifts = align_translation_Ward2003(frames, int(reference) % len(frames))
-        images = [shift_image(im, dy, dx) for im, (dy, dx) in zip(images, shifts)]
-    images = [np.clip(im, 0, 1) for im in images]
-    weights = []
-    for im in images:
-        grey = im @ np.asarray([0.2126, 0.7152, 0.0722], np.float32)
-        w = np.ones(grey.shape, np.float32)
-        if contrast:
-            w *= np.abs(scipy.ndimage.laplace(grey, mode="reflect")) ** np.float32(contrast)
-        if saturation:
-            w *= im.std(axis=2) ** np.float32(saturation)
-        if exposedness:
-            w *= np.prod(np.exp(-((im - 0.5) ** 2) / np.float32(2 * sigma * sigma)), axis=2) ** np.float32(exposedness)
-        weights.append(w + np.float32(1e-12))
-    total = np.sum(weights, axis=0)
-    weights = [w / total for w in weights]
-
-    height, width = images[0].shape[:2]
-    depth = max(1, int(np.floor(np.log2(min(height, width)))) - 2)
-    result: list[np.ndarray] = []
-    for im, w in zip(images, weights):
-        gauss_w = [w]
-        gauss_i = [im]
-        for _ in range(depth - 1):
-            gauss_w.append(_blur_down(gauss_w[-1]))
-            gauss_i.append(_blur_down(gauss_i[-1]))
-        blended = []
-        for level in range(depth):
-            if level < depth - 1:
-                lap = gauss_i[level] - _up(gauss_i[level + 1], gauss_i[level].shape)
-            else:
-                lap = gauss_i[level]
-            blended.append(lap * gauss_w[level][..., None])
-        result = blended if not result else [r + b for r, b in zip(result, blended)]
-    fused = result[-1]
-    for level in range(depth - 2, -1, -1):
-        fused = result[level] + _up(fused, result[level].shape)
-    return np.clip(fused, 0, 1).astype(np.float32)
