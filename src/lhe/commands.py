@@ -143,9 +143,12 @@ def run_tonemap(inputs, output, *, method, exposure, saturation, gamma, format, 
 
 def run_merge(inputs, output, *, times, exposures, response, save_response, align, deghost, reference, group,
               group_gap, fuse, format, float32, overwrite, recursive, workers, max_pixels, quiet,
-              json_lines) -> batch.Summary:
+              json_lines, align_model="euclidean", fusion_weights=None) -> batch.Summary:
     from lhe import api
 
+    from lhe.hdr.align import validate_align_model
+
+    validate_align_model(align_model)
     files = batch.expand_inputs(inputs, recursive=recursive)
     if STDIO in files:
         raise InputError("merge-exposures needs several files; it cannot read a bracket from stdin")
@@ -171,7 +174,8 @@ def run_merge(inputs, output, *, times, exposures, response, save_response, alig
         frames = [read_image(f, max_pixels=max_pixels) for f in job.inputs]
         merged = api.merge_exposures(
             frames, times=times, exposures=exposures, response=response, save_response=save_response,
-            align=align, deghost=deghost, reference=reference, fuse=fuse,
+            align=align, deghost=deghost, reference=reference, fuse=fuse, align_model=align_model,
+            fusion_weights=fusion_weights,
         )
         stdout_format = "png" if fuse else "exr"
         write_image(merged, job.output, format=_target_format(job, format, stdout_format), overwrite=overwrite, float32=float32)
