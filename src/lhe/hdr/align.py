@@ -510,6 +510,10 @@ def _gauss_newton(target: tuple, moving: tuple, h: np.ndarray, model: int, itera
 # Sub-pixel motions must lower the disagreement by this much (what remains of the smoothing
 # effect of resampling after the images are smoothed for judging).
 _SUBPIXEL_GAIN = 0.15
+# Grey levels (0..255 scale) the truncated mean difference must drop by, whatever its size.
+_MIN_DROP = 0.25
+# Share of the image both frames must expose well for their motion to be estimated.
+_MIN_OVERLAP = 0.05
 
 
 def _smoothed(level: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -533,7 +537,10 @@ def _register_pair(
     # by itself and would favour any sub-pixel motion.
     judged_target, judged_moving = _smoothed(target[0]), _smoothed(moving[0])
     base_cost, base_count = _cost(judged_target, judged_moving, identity)
-    if base_count < 256:
+    # Too few pixels seen well by both (a dark frame showing only lamps, a bright one showing
+    # only the shadows, or only a moving thing): no motion can be trusted.
+    sampled = target[0][0][:: _step(target[0][0].shape), :: _step(target[0][0].shape)].size
+    if base_count < max(256, _MIN_OVERLAP * sampled):
         return identity, False, (base_cost, base_cost)
     coarse = len(target) - 1
     starts = [identity]
@@ -569,7 +576,8 @@ def _register_pair(
     best_cost, best_index = min(scored)
     moved = transform_displacement(candidates[best_index], target[0][0].shape) * factor
     needed = min_gain if moved >= 1.5 else max(min_gain, _SUBPIXEL_GAIN)
-    if np.isfinite(best_cost) and best_cost < base_cost * (1 - needed):
+    # And by a quarter grey level at least: on flat, noisy pairs a few percent is chance.
+    if np.isfinite(best_cost) and best_cost < min(base_cost * (1 - needed), base_cost - _MIN_DROP):
         return candidates[best_index], True, (base_cost, best_cost)
     return identity, False, (base_cost, base_cost)
 
@@ -599,7 +607,7 @@ def align_frames(
     model: str = "euclidean",
     linear: bool = False,
     max_shift: float = 0.06,
-    min_gain: float = 0.03,
+    min_gain: float = 0.05,
 ) -> Alignment:
     """Align a bracket to its reference frame, moving a frame only when that measurably helps.
 
@@ -622,7 +630,8 @@ def align_frames(
         max_shift: largest translation searched per neighbour pair, as a fraction of the
             larger image side.
         min_gain: relative reduction of the disagreement a motion must achieve to be kept
-            (motions under 1.5 pixels need at least 15 %: resampling alone smooths noise).
+            (motions under 1.5 pixels need at least 15 %, and every motion a quarter grey
+            level: on flat noisy pairs small gains are chance).
 
     Returns:
         An :class:`Alignment`; ``transforms[reference]`` is the identity. Motions within half
@@ -651,6 +660,8 @@ def align_frames(
     reference = int(reference) % count
     if not (0 < max_shift <= 0.5):
         raise InputError(f"max_shift must be in (0, 0.5], got {max_shift}")
+    if exposures is not None and len(exposures) != count:
+        raise InputError(f"got {count} frames but {len(exposures)} exposures")
     height, width = frames[0].shape[:2]
     identity = [np.eye(3) for _ in frames]
     result = Alignment(identity, [True] * count, [(0.0, 0.0)] * count)
@@ -662,8 +673,6 @@ def align_frames(
     table = _code_table(codes[0].dtype, linear)
     pyramids = [_pyramid(c, factor, table) for c in codes]
     if exposures is not None:
-        if len(exposures) != count:
-            raise InputError(f"got {count} frames but {len(exposures)} exposures")
         key = np.asarray(exposures, float)
     else:
         key = np.array([float(p[-1][0].mean()) for p in pyramids])

@@ -112,6 +112,7 @@ def ghost_masks(
     blur: float = 2.0,
     smooth: float = 1.5,
     min_fraction: float = 0.02,
+    max_region: float = 0.25,
     sources: np.ndarray | None = None,
     coverage: Sequence[np.ndarray] | None = None,
     return_sources: bool = False,
@@ -136,6 +137,9 @@ def ghost_masks(
             before they are compared (after clipping, so clipped texture stays consistent).
         min_fraction: a frame is dropped from a region when at least this fraction of the
             region's pixels (and 3 pixels) disagree.
+        max_region: regions larger than this fraction of the image are not moving things
+            (a misregistered frame, a change of light): a frame is left out of them only where
+            it disagrees.
         sources: the consensus source of each pixel (:func:`consensus_sources`); computed when
             None.
         coverage: per frame, where it saw the scene at all (after alignment); a frame is
@@ -191,6 +195,8 @@ def ghost_masks(
         upper = np.maximum(np.minimum(np.float32(high / e[index]), below), lower)
         a = np.clip(lum[index], lower, upper)
         b = np.clip(value, lower, upper)
+        if coverage is not None:
+            a = np.where(covered[index], a, b)  # nothing seen there: no disagreement to smooth in
         if smooth > 0:
             a = scipy.ndimage.gaussian_filter(a, smooth, mode="nearest")
             b = scipy.ndimage.gaussian_filter(b, smooth, mode="nearest")
@@ -219,13 +225,23 @@ def ghost_masks(
     region_sources = np.where(labels > 0, region_source[labels], sources)
     target = measured(region_sources)
     inside = labels > 0
+    # A region over a quarter of the image is not a moving thing but a frame that disagrees
+    # broadly (misregistered, or a light change): there a frame is left out only where it
+    # disagrees (grown), not from the whole region.
+    broad = sizes > max_region * labels.size
+    broad[0] = False
     for index in range(len(linear)):
         differs = disagreement(index, target) & inside & (region_sources != index) & covered[index]
         if not differs.any():
             continue
         hits = np.bincount(labels[differs], minlength=count + 1)
-        dropped = (hits >= np.maximum(3, min_fraction * sizes)) & (np.arange(count + 1) > 0)
+        dropped = (hits >= np.maximum(3, min_fraction * sizes)) & (np.arange(count + 1) > 0) & ~broad
         region = dropped[labels]
+        if broad.any():
+            local = differs & broad[labels]
+            if dilate > 0 and local.any():
+                local = scipy.ndimage.maximum_filter(local, size=1 + 2 * dilate, mode="nearest")
+            region |= local
         mask = region.astype(np.float32)
         if blur > 0:
             mask = scipy.ndimage.gaussian_filter(mask, blur, mode="nearest")
