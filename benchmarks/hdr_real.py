@@ -44,7 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -216,11 +216,13 @@ def worker(kind: str, folder: Path, names: list[str], times: list[float], out: P
         from lhe.hdr import fuse_exposures_Mertens2007, merge_exposures
         from lhe.hdr.tonemap import tonemap
 
+        # As many frames as the set: the compiled merge is specialised by the frame count.
         rng = np.random.default_rng(0)
         scene = np.repeat(rng.random((96, 128, 1)), 3, axis=2) * 0.5 + 0.05
-        tiny = [np.clip(np.roll(scene, (i, -i), axis=(0, 1)) * e * 255, 0, 255).astype(np.uint8) for i, e in enumerate((0.5, 1, 2))]
-        merge_exposures(tiny, [0.5, 1, 2])
-        fuse_exposures_Mertens2007(tiny, exposures=[0.5, 1, 2])
+        gains = [2.0 ** (i - len(names) // 2) for i in range(len(names))]
+        tiny = [np.clip(np.roll(scene, (i % 3, -(i % 2)), axis=(0, 1)) * g * 255, 0, 255).astype(np.uint8) for i, g in enumerate(gains)]
+        merge_exposures(tiny, gains)
+        fuse_exposures_Mertens2007(tiny, exposures=gains)
         tonemap(scene.astype(np.float32))
     else:
         import cv2
