@@ -738,6 +738,7 @@ def fusion_frame_kernel() -> Callable[..., Any]:
         one = numba.float32(1.0)
         zero = numba.float32(0.0)
         affine = H[2, 0] == 0 and H[2, 1] == 0 and H[2, 2] == 1
+        last = table.shape[0] - 1
         for y in numba.prange(height):
             sy = min(max(y - dy, 0), height - 1)
             ya = y0[y]
@@ -771,9 +772,17 @@ def fusion_frame_kernel() -> Callable[..., Any]:
                     b01 = bx * (one - by)
                     b10 = (one - bx) * by
                     b11 = bx * by
-                    r = b00 * table[frame[iy, ix, 0]] + b01 * table[frame[iy, ix1, 0]] + b10 * table[frame[iy1, ix, 0]] + b11 * table[frame[iy1, ix1, 0]]
-                    g = b00 * table[frame[iy, ix, 1]] + b01 * table[frame[iy, ix1, 1]] + b10 * table[frame[iy1, ix, 1]] + b11 * table[frame[iy1, ix1, 1]]
-                    b = b00 * table[frame[iy, ix, 2]] + b01 * table[frame[iy, ix1, 2]] + b10 * table[frame[iy1, ix, 2]] + b11 * table[frame[iy1, ix1, 2]]
+                    # Codes are interpolated, then read through the table (linearly between
+                    # entries): a quarter of the table reads of interpolating table values.
+                    r = b00 * frame[iy, ix, 0] + b01 * frame[iy, ix1, 0] + b10 * frame[iy1, ix, 0] + b11 * frame[iy1, ix1, 0]
+                    g = b00 * frame[iy, ix, 1] + b01 * frame[iy, ix1, 1] + b10 * frame[iy1, ix, 1] + b11 * frame[iy1, ix1, 1]
+                    b = b00 * frame[iy, ix, 2] + b01 * frame[iy, ix1, 2] + b10 * frame[iy1, ix, 2] + b11 * frame[iy1, ix1, 2]
+                    k = min(int(r), last - 1)
+                    r = table[k] + (table[k + 1] - table[k]) * (r - k)
+                    k = min(int(g), last - 1)
+                    g = table[k] + (table[k + 1] - table[k]) * (g - k)
+                    k = min(int(b), last - 1)
+                    b = table[k] + (table[k + 1] - table[k]) * (b - k)
                 if replace and owner[y, x] >= 0:
                     xa = x0[x]
                     xb = min(xa + 1, mw - 1)
