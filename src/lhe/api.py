@@ -282,7 +282,8 @@ def merge_exposures(
     if fuse:
         fused = fuse_exposures_Mertens2007(
             pixels, align=align, align_model=align_model, deghost=deghost, reference=ref, exposures=relative,
-            linear=frames[0].linear, **(fusion_weights or {}),
+            linear=frames[0].linear, response=str(response) if isinstance(response, Path) else response,
+            **(fusion_weights or {}),
         )
         return frames[ref].with_pixels(fused, linear=False)
     if frames[0].linear:

@@ -83,14 +83,16 @@ class TestFuseExposuresMertens2007:
             assert roughness(edge) < 3 * inner + 1e-3
 
     def test_moving_object_not_duplicated(self):
+        # sRGB frames of a 2-stop background: too narrow a range to calibrate a response from,
+        # so the response is given.
         frames, truths, _, _ = moving_object((0.15, 0.6))
-        static = fuse_exposures_Mertens2007([encode8(truths[1] * e, noise=1e-4, seed=i) for i, e in enumerate(EXPOSURES)], exposures=EXPOSURES)
-        fused = fuse_exposures_Mertens2007(frames, exposures=EXPOSURES)
+        static = fuse_exposures_Mertens2007([encode8(truths[1] * e, noise=1e-4, seed=i) for i, e in enumerate(EXPOSURES)], exposures=EXPOSURES, response="srgb")
+        fused = fuse_exposures_Mertens2007(frames, exposures=EXPOSURES, response="srgb")
         inside = footprints(fused.shape[:2], margin=8)
         # With ghost removal the picture is the static one (the reference's moment) ...
         assert np.abs(fused - static)[inside].max() < 0.08
         # ... without it, the object shows up, faded, where the other frames had it.
-        ghosts = fuse_exposures_Mertens2007(frames, exposures=EXPOSURES, deghost=False)
+        ghosts = fuse_exposures_Mertens2007(frames, exposures=EXPOSURES, deghost=False, response="srgb")
         assert np.abs(ghosts - static)[inside].max() > 0.15
 
     def test_hand_held_frames_are_aligned(self):

@@ -723,7 +723,8 @@ def fusion_frame_kernel() -> Callable[..., Any]:
     offset ``(dy, dx)`` or, with ``general``, bilinearly at ``H @ (x + ½, y + ½, 1)`` (outside
     the frame: its nearest edge pixel). Where the bilinearly upsampled ghost mask ``m`` is
     positive (``replace``), the value becomes ``(1 − m) · value + m · tables[owner, code]``:
-    the moving region's source pixel re-exposed to this frame. The weight is
+    the moving region's source pixel re-exposed to this frame (``tables[s, code, channel]``).
+    The weight is
     ``exposure[r + g + b] · saturation[max · 256 + min]`` (+ 1e-12) on 8-bit levels of the
     result, tables holding enfuse's weights raised to their exponents. ``image`` is written
     only with ``keep_image``.
@@ -790,9 +791,9 @@ def fusion_frame_kernel() -> Callable[..., Any]:
                     m = (mask[ya, xa] * (one - tx) + mask[ya, xb] * tx) * (one - ty) + (mask[yb, xa] * (one - tx) + mask[yb, xb] * tx) * ty
                     if m > 0:
                         o = owner[y, x]
-                        r = (one - m) * r + m * tables[o, codes[y, x, 0]]
-                        g = (one - m) * g + m * tables[o, codes[y, x, 1]]
-                        b = (one - m) * b + m * tables[o, codes[y, x, 2]]
+                        r = (one - m) * r + m * tables[o, codes[y, x, 0], 0]
+                        g = (one - m) * g + m * tables[o, codes[y, x, 1], 1]
+                        b = (one - m) * b + m * tables[o, codes[y, x, 2], 2]
                 if keep_image:
                     image[y, x, 0] = r
                     image[y, x, 1] = g
@@ -838,9 +839,9 @@ def fusion_frame8_kernel() -> Callable[..., Any]:
                     m = (mask[ya, xa] * (one - tx) + mask[ya, xb] * tx) * (one - ty) + (mask[yb, xa] * (one - tx) + mask[yb, xb] * tx) * ty
                     if m > 0:
                         o = owner[y, x]
-                        r = (one - m) * table[qr] + m * tables[o, codes[y, x, 0]]
-                        g = (one - m) * table[qg] + m * tables[o, codes[y, x, 1]]
-                        b = (one - m) * table[qb] + m * tables[o, codes[y, x, 2]]
+                        r = (one - m) * table[qr] + m * tables[o, codes[y, x, 0], 0]
+                        g = (one - m) * table[qg] + m * tables[o, codes[y, x, 1], 1]
+                        b = (one - m) * table[qb] + m * tables[o, codes[y, x, 2], 2]
                         if keep_image:
                             image[y, x, 0] = r
                             image[y, x, 1] = g

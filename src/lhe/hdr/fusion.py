@@ -22,15 +22,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import scipy.ndimage
 
-from lhe.color import linear_to_srgb, srgb_to_linear
+from lhe.color import linear_to_srgb
 from lhe.errors import InputError
 from lhe.hdr._checks import check_frames
 from lhe.hdr.align import Alignment, align_frames, validate_align_model
 from lhe.hdr.exposure import default_reference
+from lhe.hdr.response import apply_response, resolve_response, response_curve_Debevec1997, response_linear, response_srgb
 
 __all__ = ["fuse_exposures_Mertens2007", "estimate_exposures"]
 
@@ -77,6 +79,35 @@ def estimate_exposures(linear: Sequence[np.ndarray], *, low: float = 0.05, high:
         log_e[current] = log_e[previous] + max(ratio, 1e-3)
     log_e -= log_e[order[(len(order) - 1) // 2]]
     return np.exp2(log_e)
+
+
+def _calibrate(views: Sequence[np.ndarray], exposures: np.ndarray) -> np.ndarray:
+    """Debevec & Malik's response from aligned views of the bracket; sRGB if it cannot be."""
+    try:
+        return response_curve_Debevec1997(views, exposures)
+    except InputError:
+        return response_srgb()
+
+
+def _linear_codes(curve: np.ndarray, levels: int) -> np.ndarray:
+    from lhe.hdr.merge import _linear_codes as codes_to_radiance
+
+    return codes_to_radiance(curve, levels)
+
+
+def _reexposure_tables(radiance: np.ndarray, ratios: np.ndarray, display: np.ndarray) -> np.ndarray:
+    """``tables[s, code, c]``: channel ``c`` of frame ``s``'s code as frame ``j`` would have
+    recorded it (radiance times ``ratios[s] = e_j / e_s`` read back through the inverse
+    response), as a display value."""
+    levels = len(radiance)
+    steps = np.arange(levels, dtype=np.float64)
+    tables = np.empty((len(ratios), levels, 3), np.float32)
+    for c in range(3):
+        column = np.maximum.accumulate(radiance[:, c])
+        for s, ratio in enumerate(ratios):
+            code = np.interp(radiance[:, c] / ratio, column, steps)
+            tables[s, :, c] = np.interp(code, steps, display)
+    return tables
 
 
 def _pyramid_depth(height: int, width: int) -> int:
@@ -132,6 +163,7 @@ def fuse_exposures_Mertens2007(
     exposures: Sequence[float] | None = None,
     ghost_threshold: float = 0.5,
     linear: bool = False,
+    response: Any = "auto",
     contrast: float | None = None,
     saturation: float | None = None,
     exposedness: float | None = None,
@@ -161,6 +193,10 @@ def fuse_exposures_Mertens2007(
             estimates them from the frames.
         ghost_threshold: disagreement in stops at which a pixel counts as moving.
         linear: the frames are linear (RAW); they are sRGB-encoded for the blend.
+        response: the camera response used to compare frames and to re-expose moving regions
+            from one frame into another: ``"auto"`` (calibrated from the bracket, Debevec &
+            Malik), ``"srgb"``, a curve file or a ``(levels, 3)`` array
+            (:func:`lhe.hdr.response.resolve_response`); ignored for linear frames.
         contrast, saturation, exposedness, sigma: Mertens' names for ``contrast_weight``,
             ``saturation_weight``, ``exposure_weight`` and ``exposure_width`` (kept for
             compatibility; they override the enfuse-style arguments when given).
@@ -228,10 +264,24 @@ def fuse_exposures_Mertens2007(
     else:
         alignment = Alignment([np.eye(3) for _ in codes])
     transforms = alignment.transforms
-    to_linear = (ramp if linear else srgb_to_linear(ramp)).astype(np.float32)
     sampled = [sample_aligned(c, h, ys, xs) for c, h in zip(codes, transforms)]
-    small = [to_linear[view] for view, _ in sampled]
-    relative = np.asarray(exposures, np.float64) if exposures is not None else estimate_exposures(small)
+    views = [view for view, _ in sampled]
+    # The camera response: ghost detection compares radiance, and moving regions are re-exposed
+    # from one frame into the others, which must match them (an assumed sRGB curve leaves
+    # visible patches on phone and film brackets).
+    if exposures is not None:
+        relative = np.asarray(exposures, np.float64)
+    else:
+        relative = estimate_exposures([apply_response(v, response_linear(levels) if linear else response_srgb(levels)) for v in views])
+    if linear:
+        curve = response_linear(256)
+    elif isinstance(response, str) and response in ("auto", "Debevec1997"):
+        curve = _calibrate(views, relative)
+    else:
+        curve = resolve_response(response, views, relative)
+    small = [apply_response(v, curve) for v in views]
+    if exposures is None and not linear:
+        relative = estimate_exposures(small)
     relative = relative / relative[reference]
 
     masks = [np.zeros((len(ys), len(xs)), np.float32) for _ in codes]
@@ -252,14 +302,14 @@ def fuse_exposures_Mertens2007(
         needed = np.logical_or.reduce([m > 0 for m in masks])
         for index in np.unique(source_map[needed]):
             fusion_source_kernel()(codes[index], int(index), transforms[index], np.where(needed, source_map, -1), rows, cols, source_codes, owner)
-        linear_codes = to_linear.astype(np.float64)
+        radiance = _linear_codes(curve, levels)  # (levels, 3): code → linear, per channel
 
     exposure_table, saturation_table = _weight_tables(
         exposure_weight, saturation_weight, exposure_optimum, exposure_width
     )
     no_owner = np.full((1, 1), -1, np.int8)
     no_codes = np.zeros((1, 1, 3), codes[0].dtype)
-    no_tables = np.zeros((1, levels), np.float32)
+    no_tables = np.zeros((1, levels, 3), np.float32)
 
     def frame_input(j: int, keep_image: bool) -> tuple[np.ndarray, np.ndarray]:
         """Frame ``j`` aligned, ghost-replaced, as display values, and its fusion weight."""
@@ -268,9 +318,7 @@ def fuse_exposures_Mertens2007(
         replace = owner is not None and bool(masks[j].any())
         tables = no_tables
         if replace:
-            # tables[s, code]: frame s's code, re-exposed to frame j, as a display value.
-            scale = relative[j] / relative
-            tables = np.ascontiguousarray(linear_to_srgb(np.clip(linear_codes[None, :] * scale[:, None], 0, 1)), dtype=np.float32)
+            tables = _reexposure_tables(radiance, relative / relative[j], table)
         keep_image = keep_image or bool(contrast_weight)
         image = np.empty((height, width, 3) if keep_image else (1, 1, 3), np.float32)
         weight = np.empty((height, width, 1), np.float32)
