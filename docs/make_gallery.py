@@ -41,7 +41,7 @@ def main() -> None:
         side_by_side(results, GALLERY / f"enhance_{name}.jpg")
     bracket = [read_image(EXAMPLES / "bracket" / f"lobby_{i}.jpg") for i in range(3)]
     merged = api.merge_exposures(bracket)
-    tonemapped = api.tonemap(merged, method="local")
+    tonemapped = api.tonemap(merged)  # the default photographic operator
     side_by_side([b.pixels for b in bracket] + [tonemapped.pixels], GALLERY / "merge_lobby.jpg", width=320)
 
 

@@ -105,6 +105,54 @@ class TestMergeExposures:
         assert not (tmp_path / "x.exr").exists()
 
 
+class TestMergeOptionsAndBadInput:
+    def test_fuse_with_enfuse_weights_and_no_deghost(self, tmp_path, bracket):
+        target = tmp_path / "fused.png"
+        result = invoke("merge-exposures", *bracket, "--fuse", "--exposure-weight", "1", "--saturation-weight", "0",
+                        "--exposure-optimum", "0.45", "--exposure-width", "0.25", "--no-deghost", "--align-model", "translation",
+                        "-o", str(target))
+        assert result.exit_code == 0, result.output
+        assert 0.2 < read_image(target).pixels.mean() < 0.8
+
+    def test_fusion_weights_need_fuse(self, tmp_path, bracket):
+        result = invoke("merge-exposures", *bracket, "--saturation-weight", "0.5", "-o", str(tmp_path / "x.exr"))
+        assert result.exit_code == 2 and "--fuse" in result.output and "Traceback" not in result.output
+        assert not (tmp_path / "x.exr").exists()
+
+    def test_unknown_align_model(self, tmp_path, bracket):
+        result = invoke("merge-exposures", *bracket, "--align-model", "affine", "-o", str(tmp_path / "x.exr"))
+        assert result.exit_code == 2 and "euclidean, homography, translation" in result.output
+        assert len(result.output.strip().splitlines()) == 1
+
+    def test_gopro_gpr_error_names_the_format(self, tmp_path, scene):
+        # A DNG container with VC-5 compression (TIFF compression 9), as GoPro writes GPR files.
+        import tifffile
+
+        paths = []
+        for index, time in enumerate((1 / 200, 1 / 50)):
+            path = tmp_path / f"GOPR000{index}.GPR"
+            write_dng(path, np.clip(scene * time * 50 / 4, 0, 1), exposure_time=time)
+            with tifffile.TiffFile(path) as tif:
+                offset = tif.pages.first.tags[259].valueoffset
+            data = bytearray(path.read_bytes())
+            data[offset : offset + 2] = (9).to_bytes(2, "little")
+            path.write_bytes(bytes(data))
+            paths.append(str(path))
+        before = [open(p, "rb").read() for p in paths]
+        result = invoke("merge-exposures", *paths, "-o", str(tmp_path / "out.exr"))
+        assert result.exit_code != 0
+        assert "GoPro GPR" in result.output and "compression" in result.output and "Traceback" not in result.output
+        assert "JBIG" not in result.output and "COMPRESSION." not in result.output
+        assert not (tmp_path / "out.exr").exists()
+        assert [open(p, "rb").read() for p in paths] == before  # inputs untouched
+
+    def test_inputs_are_never_modified(self, tmp_path, bracket):
+        before = [open(p, "rb").read() for p in bracket]
+        assert invoke("merge-exposures", *bracket, "-o", str(tmp_path / "a.exr")).exit_code == 0
+        assert invoke("merge-exposures", *bracket, "--fuse", "-o", str(tmp_path / "a.jpg")).exit_code == 0
+        assert [open(p, "rb").read() for p in bracket] == before
+
+
 class TestTonemap:
     def test_exr_to_jpeg_each_method(self, tmp_path, scene):
         write_image(Image(scene.astype(np.float32), linear=True), tmp_path / "s.exr")
@@ -114,6 +162,13 @@ class TestTonemap:
             assert result.exit_code == 0, result.output
             picture = read_image(target).pixels
             assert 0.05 < picture.mean() < 0.95
+
+    def test_default_is_photographic_and_well_exposed(self, tmp_path, scene):
+        dim = (scene * 1e-3).astype(np.float32)  # a very dark HDR
+        write_image(Image(dim, linear=True), tmp_path / "dim.exr", float32=True)
+        result = invoke("tonemap", str(tmp_path / "dim.exr"), "-o", str(tmp_path / "dim.png"))
+        assert result.exit_code == 0, result.output
+        assert 0.3 < read_image(tmp_path / "dim.png").pixels.mean() < 0.7
 
     def test_16bit_png_output(self, tmp_path, scene):
         write_image(Image(scene.astype(np.float32), linear=True), tmp_path / "s.exr")

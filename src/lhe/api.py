@@ -330,6 +330,8 @@ def merge_exposures(
     deghost: bool = True,
     reference: int | None = None,
     fuse: bool = False,
+    align_model: str = "euclidean",
+    fusion_weights: dict[str, float] | None = None,
 ) -> Image:
     """Merge a bracketed set into one linear HDR image (or fuse it into an LDR picture).
 
@@ -342,10 +344,15 @@ def merge_exposures(
         response: ``auto`` (Debevec–Malik calibration from the stack), ``srgb``, ``linear``,
             or a response file saved with ``save_response``.
         save_response: write the recovered response curve here.
-        align: undo hand-held translation between frames.
-        deghost: take moving objects from the reference frame.
+        align: undo camera motion between frames (a frame is moved only when that measurably
+            improves agreement with its exposure neighbour).
+        deghost: take each moving region from one frame (the reference where it sees it well).
         reference: index of the reference frame (default: the middle exposure).
         fuse: Mertens exposure fusion to a display picture instead of an HDR merge.
+        align_model: ``translation``, ``euclidean`` (translation + rotation) or ``homography``.
+        fusion_weights: with ``fuse``, enfuse-style weights: any of ``exposure_weight``,
+            ``saturation_weight``, ``contrast_weight``, ``exposure_optimum``,
+            ``exposure_width``.
 
     Returns:
         A linear HDR :class:`Image` in the reference frame's radiance units (1.0 = the
@@ -381,15 +388,17 @@ def merge_exposures(
         raise InputError(f"--reference {reference} is not a frame index (0..{len(frames) - 1})")
     ref = reference if reference is not None else exposure_tools.default_reference(relative)
     if fuse:
-        if frames[0].linear:
-            pixels = [linear_to_srgb(np.clip(p, 0.0, 1.0)) for p in pixels]
-        fused = fuse_exposures_Mertens2007(pixels, align=align, reference=ref, exposures=relative)
+        fused = fuse_exposures_Mertens2007(
+            pixels, align=align, align_model=align_model, deghost=deghost, reference=ref, exposures=relative,
+            linear=frames[0].linear, response=str(response) if isinstance(response, Path) else response,
+            **(fusion_weights or {}),
+        )
         return frames[ref].with_pixels(fused, linear=False)
     if frames[0].linear:
         response = "linear"
     hdr, info = merge(
         pixels, relative, response=str(response) if isinstance(response, Path) else response,
-        align=align, deghost=deghost, reference=ref, return_info=True,
+        align=align, deghost=deghost, reference=ref, align_model=align_model, return_info=True,
     )
     if save_response is not None:
         write_response(info.response, save_response, method=str(response))

@@ -282,12 +282,18 @@ def merge_exposures(
     exposures: Annotated[Optional[str], typer.Option("--exposures", help="Exposure values in EV in input order, e.g. -2,0,2.")] = None,
     response: Annotated[str, typer.Option("--response", help="auto (calibrate from the stack), srgb, linear, or a saved response FILE.")] = "auto",
     save_response: Annotated[Optional[Path], typer.Option("--save-response", help="Write the recovered response curve to this file.")] = None,
-    align: Annotated[bool, typer.Option("--align/--no-align", help="Align hand-held brackets.")] = True,
-    deghost: Annotated[bool, typer.Option("--deghost/--no-deghost", help="Take moving objects from the reference frame.")] = True,
+    align: Annotated[bool, typer.Option("--align/--no-align", help="Align hand-held brackets (a frame moves only if that measurably helps).")] = True,
+    deghost: Annotated[bool, typer.Option("--deghost/--no-deghost", help="Take each moving region from one frame (merge and --fuse).")] = True,
     reference: Annotated[Optional[int], typer.Option("--reference", help="Reference frame index, 0-based (default: the middle exposure).")] = None,
     group: Annotated[Optional[int], typer.Option("--group", min=2, help="Every N consecutive files form one bracket.")] = None,
     group_gap: Annotated[Optional[float], typer.Option("--group-gap", help="Start a new bracket when capture times are more than this many seconds apart.")] = None,
     fuse: Annotated[bool, typer.Option("--fuse", help="Write an exposure-fused LDR picture (Mertens) instead of HDR.")] = False,
+    align_model: Annotated[str, typer.Option("--align-model", help="translation, euclidean (translation + rotation) or homography.")] = "euclidean",
+    exposure_weight: Annotated[float, typer.Option("--exposure-weight", min=0.0, help="--fuse: weight of well-exposedness (as enfuse).")] = 1.0,
+    saturation_weight: Annotated[float, typer.Option("--saturation-weight", min=0.0, help="--fuse: weight of saturation (as enfuse).")] = 0.2,
+    contrast_weight: Annotated[float, typer.Option("--contrast-weight", min=0.0, help="--fuse: weight of local contrast (as enfuse).")] = 0.0,
+    exposure_optimum: Annotated[float, typer.Option("--exposure-optimum", min=0.0, max=1.0, help="--fuse: best-exposed grey level (as enfuse).")] = 0.5,
+    exposure_width: Annotated[float, typer.Option("--exposure-width", min=0.001, help="--fuse: width of the well-exposedness curve (as enfuse).")] = 0.2,
     format: Format = None,
     float32: Float32 = False,
     output_profile: OutputProfile = "srgb",
@@ -307,9 +313,17 @@ def merge_exposures(
         raise InputError("give either --times or --exposures, not both")
     if group and group_gap is not None:
         raise InputError("give either --group or --group-gap, not both")
+    weights = {
+        "exposure_weight": exposure_weight, "saturation_weight": saturation_weight, "contrast_weight": contrast_weight,
+        "exposure_optimum": exposure_optimum, "exposure_width": exposure_width,
+    }
+    defaults = {"exposure_weight": 1.0, "saturation_weight": 0.2, "contrast_weight": 0.0, "exposure_optimum": 0.5, "exposure_width": 0.2}
+    if not fuse and weights != defaults:
+        raise InputError("--exposure-weight, --saturation-weight, --contrast-weight, --exposure-optimum and --exposure-width apply to --fuse; add --fuse or drop them")
     _finish(commands.run_merge(
         inputs, output, times=times, exposures=exposures, response=response, save_response=save_response,
         align=align, deghost=deghost, reference=reference, group=group, group_gap=group_gap, fuse=fuse,
+        align_model=align_model, fusion_weights=weights if fuse else None,
         format=format, float32=float32, overwrite=overwrite, recursive=recursive, workers=workers,
         max_pixels=max_pixels, quiet=quiet, json_lines=json_lines, skip_existing=skip_existing,
         max_memory=max_memory, output_profile=output_profile,

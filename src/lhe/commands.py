@@ -236,9 +236,12 @@ def run_tonemap(inputs, output, *, method, exposure, saturation, gamma, format, 
 
 def run_merge(inputs, output, *, times, exposures, response, save_response, align, deghost, reference, group,
               group_gap, fuse, format, float32, overwrite, recursive, workers, max_pixels, quiet,
-              json_lines, skip_existing=False, max_memory=None, output_profile="srgb") -> batch.Summary:
+              json_lines, skip_existing=False, max_memory=None, output_profile="srgb", align_model="euclidean",
+              fusion_weights=None) -> batch.Summary:
     from lhe import api
+    from lhe.hdr.align import validate_align_model
 
+    validate_align_model(align_model)
     if fuse and format in HDR_FORMATS:
         raise InputError(f"--fuse writes a display picture; use --format {either(display_formats())}")
     if not fuse and output_profile != "srgb":
@@ -276,7 +279,8 @@ def run_merge(inputs, output, *, times, exposures, response, save_response, alig
         frames = [read_image(f, limit=limit) for f in job.inputs]
         merged = api.merge_exposures(
             frames, times=times, exposures=exposures, response=response, save_response=save_response,
-            align=align, deghost=deghost, reference=reference, fuse=fuse,
+            align=align, deghost=deghost, reference=reference, fuse=fuse, align_model=align_model,
+            fusion_weights=fusion_weights,
         )
         write_image(merged, job.output, format=_target_format(job, format, stdout_format), overwrite=overwrite,
                     float32=float32, output_profile=output_profile if fuse else "srgb")

@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 RAW_EXTENSIONS = frozenset(
-    ".dng .cr2 .cr3 .crw .nef .nrw .arw .srf .sr2 .raf .orf .rw2 .pef .srw .x3f .3fr .iiq .erf .kdc .mef .mos .mrw".split()
+    ".dng .gpr .cr2 .cr3 .crw .nef .nrw .arw .srf .sr2 .raf .orf .rw2 .pef .srw .x3f .3fr .iiq .erf .kdc .mef .mos .mrw".split()
 )
 
 FORMAT_EXTENSIONS: dict[str, tuple[str, ...]] = {

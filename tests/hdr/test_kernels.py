@@ -1,6 +1,13 @@
 import numpy as np
+import pytest
 
-from lhe.hdr._kernels import bilinear_grid, block_log_luminance_kernel, local_tonemap_kernel, merge_kernel
+from lhe.hdr._kernels import (
+    bilinear_grid,
+    block_log_luminance_kernel,
+    local_tonemap_kernel,
+    merge_kernel,
+    merge_transform_kernel,
+)
 
 
 class TestBilinearGrid:
@@ -15,45 +22,97 @@ class TestBilinearGrid:
         assert base.tolist() == [0, 0, 0] and fraction.tolist() == [0.0, 0.0, 0.0]
 
 
+def merge_reference(frames, shifts, transforms, general, reference, weight, weighted, guard, masks, has_mask, y0, fy, x0, fx, floor):
+    """Plain-python version of the merge kernel (the specification it is tested against)."""
+    height, width = frames[0].shape[:2]
+    mh, mw = masks.shape[1:]
+    out = np.empty((height, width, 3))
+    channels = np.arange(3)
+    for y in range(height):
+        for x in range(width):
+            num, den = np.zeros(3), np.zeros(3)
+            for j, frame in enumerate(frames):
+                keep = 1.0
+                if has_mask[j]:
+                    m = masks[j]
+                    ya, xa = y0[y], x0[x]
+                    yb, xb = min(ya + 1, mh - 1), min(xa + 1, mw - 1)
+                    top = m[ya, xa] * (1 - fx[x]) + m[ya, xb] * fx[x]
+                    bottom = m[yb, xa] * (1 - fx[x]) + m[yb, xb] * fx[x]
+                    keep = 1 - (top * (1 - fy[y]) + bottom * fy[y])
+                    if keep <= 0:
+                        continue
+                if not general[j]:
+                    sy, sx = y - shifts[j, 0], x - shifts[j, 1]
+                    if not (0 <= sy < height and 0 <= sx < width):
+                        sy, sx, keep = min(max(sy, 0), height - 1), min(max(sx, 0), width - 1), keep * 1e-6
+                    z = frame[sy, sx]
+                    keep *= guard[j, z.max()]
+                    den += keep * weight[j, channels, z]
+                    num += keep * weighted[j, channels, z]
+                else:
+                    point = transforms[j] @ [x + 0.5, y + 0.5, 1.0]
+                    px, py = point[0] / point[2] - 0.5, point[1] / point[2] - 0.5
+                    if not (0 <= px <= width - 1 and 0 <= py <= height - 1):
+                        px, py, keep = min(max(px, 0), width - 1), min(max(py, 0), height - 1), keep * 1e-6
+                    ix, iy = int(px), int(py)
+                    ix1, iy1 = min(ix + 1, width - 1), min(iy + 1, height - 1)
+                    bx, by = px - ix, py - iy
+                    corners = [(iy, ix, (1 - bx) * (1 - by)), (iy, ix1, bx * (1 - by)), (iy1, ix, (1 - bx) * by), (iy1, ix1, bx * by)]
+                    keep *= guard[j, max(frame[a, b].max() for a, b, c in corners if c > 0)]
+                    den += keep * sum(c * weight[j, channels, frame[a, b]] for a, b, c in corners)
+                    num += keep * sum(c * weighted[j, channels, frame[a, b]] for a, b, c in corners)
+            # Nothing measured a channel (all masked): the reference frame's own estimate.
+            z = frames[reference][y, x]
+            empty = den <= 1e-30
+            num = np.where(empty, weighted[reference, channels, z], num)
+            den = np.where(empty, weight[reference, channels, z], den)
+            out[y, x] = np.maximum(num / den, floor)
+    return out
+
+
 class TestMergeKernel:
-    def test_matches_numpy_reference(self):
+    def _inputs(self, general):
         rng = np.random.default_rng(0)
         frames = tuple(rng.integers(0, 256, (9, 11, 3), dtype=np.uint8) for _ in range(3))
         shifts = np.array([[1, -2], [0, 0], [-1, 3]], np.int64)
+        angle = 0.05
+        rotation = np.array([[np.cos(angle), -np.sin(angle), 0.7], [np.sin(angle), np.cos(angle), -1.3], [0, 0, 1]])
+        transforms = np.stack([rotation, np.eye(3), np.array([[1, 0, 0.25], [0, 1, 0.5], [1e-3, 0, 1]])])
         weight = rng.random((3, 3, 256)).astype(np.float32) + 0.1
         weighted = rng.random((3, 3, 256)).astype(np.float32)
         guard = rng.random((3, 256)).astype(np.float32) + 0.1
         masks = rng.random((3, 3, 4)).astype(np.float32)
-        has_mask = np.array([True, False, True])
+        masks[0, 0, 0] = 1.0  # frame 0 fully masked near the top left corner
+        masks[:, 2, 3] = 1.0  # every frame masked at the bottom right: the reference's value
+        has_mask = np.array([True, True, True])
         y0, fy = bilinear_grid(9, 3)
         x0, fx = bilinear_grid(11, 4)
-        out = np.empty((9, 11, 3), np.float32)
-        merge_kernel()(frames, shifts, weight, weighted, guard, masks, has_mask, y0, fy, x0, fx, out)
+        floor = np.array([0.0, 0.0, 0.3], np.float32)
+        return (frames, shifts, transforms, np.array(general), 1, weight, weighted, guard, masks, has_mask, y0, fy, x0, fx, floor)
 
-        expected = np.empty_like(out)
-        for y in range(9):
-            for x in range(11):
-                num, den = np.zeros(3), np.zeros(3)
-                for j, frame in enumerate(frames):
-                    sy, sx = y - shifts[j, 0], x - shifts[j, 1]
-                    keep = 1.0
-                    if not (0 <= sy < 9 and 0 <= sx < 11):
-                        sy, sx, keep = min(max(sy, 0), 8), min(max(sx, 0), 10), 1e-6
-                    if has_mask[j]:
-                        m = masks[j]
-                        ya, xa = y0[y], x0[x]
-                        yb, xb = min(ya + 1, 2), min(xa + 1, 3)
-                        top = m[ya, xa] * (1 - fx[x]) + m[ya, xb] * fx[x]
-                        bottom = m[yb, xa] * (1 - fx[x]) + m[yb, xb] * fx[x]
-                        keep *= 1 - (top * (1 - fy[y]) + bottom * fy[y])
-                        if keep <= 0:
-                            continue
-                    z = frame[sy, sx]
-                    keep *= guard[j, z.max()]
-                    num += keep * weighted[j, np.arange(3), z]
-                    den += keep * weight[j, np.arange(3), z]
-                expected[y, x] = num / den
-        assert np.allclose(out, expected, rtol=1e-5)
+    @pytest.mark.parametrize("general", [[False, False, False], [True, False, True]])
+    def test_matches_python_reference(self, general):
+        args = self._inputs(general)
+        out = np.empty((9, 11, 3), np.float32)
+        merge_transform_kernel()(*args, out)
+        assert np.allclose(out, merge_reference(*args), rtol=1e-4)
+        assert out[..., 2].min() >= 0.3  # the floor
+        if not any(general):  # the offset-only kernel does the same
+            offset = np.empty_like(out)
+            merge_kernel()(*args[:2], *args[4:], offset)
+            assert np.allclose(offset, out, rtol=1e-6)
+
+    def test_identity_transform_equals_offset_read(self):
+        args = list(self._inputs([False, False, False]))
+        args[1] = np.zeros((3, 2), np.int64)
+        offset = np.empty((9, 11, 3), np.float32)
+        merge_kernel()(*args[:2], *args[4:], offset)
+        args[2] = np.stack([np.eye(3)] * 3)
+        args[3] = np.array([True, True, True])
+        resampled = np.empty_like(offset)
+        merge_transform_kernel()(*args, resampled)
+        assert np.allclose(offset, resampled, rtol=1e-5)
 
 
 class TestBlockLogLuminanceKernel:

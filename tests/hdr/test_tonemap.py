@@ -2,9 +2,10 @@ import math
 
 import numpy as np
 import pytest
+import scipy.ndimage
 from tests.hdr.scenes import make_scene
 
-from lhe.color import linear_to_srgb
+from lhe.color import linear_to_srgb, srgb_to_linear
 from lhe.errors import InputError, ShapeError
 from lhe.hdr.tonemap import (
     METHODS,
@@ -13,7 +14,10 @@ from lhe.hdr.tonemap import (
     tonemap_Durand2002,
     tonemap_gamma,
     tonemap_mulaw,
+    tonemap_photographic,
     tonemap_Reinhard2002,
+    estimate_noise_floor,
+    saturation_Mantiuk2009,
     validate_tonemap_method,
 )
 
@@ -55,7 +59,7 @@ class TestTonemap:
     def test_bad_inputs(self):
         with pytest.raises(ShapeError):
             tonemap(np.ones((4, 4), np.float32))
-        with pytest.raises(InputError, match="drago, gamma, local, mu-law, reinhard"):
+        with pytest.raises(InputError, match="drago, gamma, local, mu-law, photographic, reinhard"):
             tonemap(np.ones((2, 2, 3), np.float32), "aces")
         with pytest.raises(InputError, match="float"):
             tonemap(np.ones((2, 2, 3), np.uint8))
@@ -87,7 +91,7 @@ class TestTonemap:
         unclipped = brighter < 0.99
         assert np.allclose(brighter[unclipped], 2 * normal[unclipped], rtol=2e-3, atol=2e-4)
 
-    @pytest.mark.parametrize("method", ["reinhard", "local", "gamma"])
+    @pytest.mark.parametrize("method", ["photographic", "reinhard", "local", "gamma"])
     def test_saturation_zero_is_grey(self, method):
         out = tonemap(make_scene(16, 16, stops=4), method, saturation=0)
         assert np.allclose(out.max(axis=2), out.min(axis=2), atol=2e-3)
@@ -191,3 +195,115 @@ class TestTonemapGamma:
     def test_identity(self):
         hdr = grey_ramp(2, 4)
         assert tonemap_gamma(hdr) is hdr
+
+
+def dark_gradient(noise: float = 3e-4, height: int = 128, width: int = 512, quantize: bool = False, seed: int = 0):
+    """A neutral ramp from 2e-4 to 2e-2 (linear, 6.6 stops, all dark) with independent noise
+    per channel; ``quantize`` stores it as a dark 8-bit sRGB photo first, which is what
+    ``lhe expand-hdr`` gets from a dark JPEG."""
+    rng = np.random.default_rng(seed)
+    ramp = np.geomspace(2e-4, 2e-2, width)[None, :, None].repeat(height, 0).repeat(3, 2)
+    image = np.clip(ramp + rng.normal(0, noise, ramp.shape), 0, None)
+    if quantize:
+        image = srgb_to_linear(np.rint(np.clip(linear_to_srgb(image), 0, 1) * 255) / 255)
+    return image.astype(np.float32)
+
+
+def banding_and_blotches(picture: np.ndarray) -> tuple[float, float, float]:
+    """Measures of a tone-mapped ``dark_gradient`` in 8-bit levels.
+
+    Returns:
+        ``(jump, reversal, blotch)``: the largest step of the column-mean luminance (lightly
+        smoothed, unclipped part) over its median step (a smooth tone curve stays near 1-2,
+        posterisation shows as steps many times the typical one); the largest drop of that
+        profile (it must rise: the scene does); and the largest low-frequency chroma (R − G,
+        B − G blurred over ~6 pixels; the scene is neutral, so colour there is a blotch).
+    """
+    luma = picture @ np.float32([0.2126, 0.7152, 0.0722]) * 255
+    profile = scipy.ndimage.gaussian_filter1d(luma.mean(axis=0), 2)
+    steps = np.diff(profile)[5:-5]
+    unclipped = profile[5:-6] < 245
+    jump = float(steps[unclipped].max() / np.median(steps[unclipped]))
+    reversal = float(max(0.0, -steps[unclipped].min()))
+    chroma = np.stack([picture[..., 0] - picture[..., 1], picture[..., 2] - picture[..., 1]], axis=2) * 255
+    blotch = float(np.abs(scipy.ndimage.gaussian_filter(chroma, (6, 6, 0))).max())
+    return jump, reversal, blotch
+
+
+class TestTonemapPhotographic:
+    @pytest.mark.parametrize("quantize", [False, True])
+    def test_dark_noisy_gradient_has_no_banding_or_blotches(self, quantize):
+        jump, reversal, blotch = banding_and_blotches(tonemap(dark_gradient(quantize=quantize)))
+        assert jump < 4 and reversal < 0.5 and blotch < 6
+        # Measured when written: photographic 2.3 / 0.2 / 4.1 on the quantised ramp, where the
+        # local operator gives 11.4 / 1.8 / 42.9 (the posterised magenta and green blotches).
+
+    def test_dark_scene_gets_a_normal_exposure(self):
+        dim = make_scene(64, 96, stops=8) * 1e-3
+        assert 0.35 < float(tonemap(dim).mean()) < 0.65
+        bright = make_scene(64, 96, stops=8) * 1e3
+        assert abs(float(tonemap(bright).mean()) - float(tonemap(dim).mean())) < 0.02  # scale-free
+
+    def test_no_halo_around_a_bright_window(self):
+        background = make_scene(200, 300, stops=2, seed=2) * 0.05
+        hdr = background.copy()
+        hdr[70:130, 120:180] = 30.0  # 10 stops above the room
+        luma = tonemap(hdr) @ np.float32([0.2126, 0.7152, 0.0722])
+        near = np.concatenate([luma[60:68, 110:190].ravel(), luma[132:140, 110:190].ravel(), luma[70:130, 110:118].ravel(), luma[70:130, 182:190].ravel()])
+        far = np.concatenate([luma[5:20].ravel(), luma[-20:-5].ravel()])
+        assert 0.85 < near.mean() / far.mean() < 1.15
+        assert luma[90:110, 140:160].min() > 0.9  # the window itself is bright
+
+    def test_keeps_local_contrast_across_a_huge_edge(self):
+        rng = np.random.default_rng(0)
+        texture = 2.0 ** rng.choice([-0.5, 0.5], size=(64, 128))
+        hdr = np.where(np.arange(128)[None, :] < 64, 2.0**-6, 2.0**6) * texture
+        hdr = np.repeat(hdr[..., None], 3, axis=2).astype(np.float32)
+        picture = tonemap_photographic(hdr, gamma=1.0)
+        dark = np.log2(np.maximum(picture[8:-8, 8:56, 1], 1e-6))
+        assert dark.std() > 0.3  # the texture's own contrast is 0.5 stops: kept in the shadows
+        assert picture[:, :64].mean() < picture[:, 64:].mean()
+
+    def test_colour_fades_to_grey_only_at_the_noise_floor(self):
+        colour = np.array([0.6, 0.3, 0.1], np.float32)
+        hdr = np.concatenate([np.full((16, 16, 3), 1e-2, np.float32) * colour, np.full((16, 16, 3), 1e-6, np.float32) * colour], axis=1)
+        picture = tonemap_photographic(hdr, noise_floor=1e-4)
+        bright, floor = picture[:, :16].mean(axis=(0, 1)), picture[:, 16:].mean(axis=(0, 1))
+        assert bright[0] > bright[1] > bright[2]  # colour kept well above the floor
+        assert np.ptp(floor) < 0.02  # grey below it
+
+    def test_exposure_and_saturation(self):
+        scene = make_scene(32, 48, stops=6)
+        assert tonemap_photographic(scene, exposure=1).mean() > tonemap_photographic(scene).mean() + 0.03
+        grey = tonemap_photographic(scene, saturation=0)
+        assert np.allclose(grey.max(axis=2), grey.min(axis=2), atol=2e-3)
+
+    def test_shadows_must_exceed_a_stop(self):
+        with pytest.raises(InputError, match="shadows"):
+            tonemap_photographic(grey_ramp(), shadows=0.5)
+
+    def test_is_the_default(self):
+        scene = make_scene(16, 16)
+        assert np.array_equal(tonemap(scene), tonemap(scene, "photographic"))
+
+
+class TestEstimateNoiseFloor:
+    def test_measures_added_noise(self):
+        rng = np.random.default_rng(1)
+        ramp = np.geomspace(1e-3, 1, 300)[None, :, None].repeat(200, 0).repeat(3, 2)
+        noisy = ramp + rng.normal(0, 2e-3, (200, 300, 1))
+        assert estimate_noise_floor(noisy.astype(np.float32)) == pytest.approx(2e-3, rel=0.25)
+
+    def test_clean_and_tiny_images(self):
+        gentle = grey_ramp(2, 256).repeat(8, axis=0)  # 2 stops over 256 pixels, no noise
+        assert estimate_noise_floor(gentle) < 0.01 * gentle.min()
+        assert estimate_noise_floor(np.ones((1, 1, 3), np.float32)) == 0.0
+
+
+class TestSaturationMantiuk2009:
+    def test_values(self):
+        # s(c) = (1 + k1) c^k2 / (1 + k1 c^k2), k1 = 1.6774, k2 = 0.9925 (the paper's fit).
+        c = np.array([0.0, 0.25, 0.5, 1.0])
+        expected = 2.6774 * c**0.9925 / (1 + 1.6774 * c**0.9925)
+        assert np.allclose(saturation_Mantiuk2009(c), expected)
+        assert saturation_Mantiuk2009(1.0) == pytest.approx(1.0)

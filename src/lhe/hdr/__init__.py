@@ -1,9 +1,11 @@
 """Exposure merging and tone mapping: numpy ``H×W×3`` float32 in, numpy out.
 
-``merge_exposures`` turns a bracket into linear HDR, ``fuse_exposures_Mertens2007`` into an LDR
-picture, ``tonemap`` turns linear HDR into an sRGB picture; ``lhe.hdr.exposure``
-and ``lhe.hdr.response`` hold the helpers the command line needs (exposure parsing, response
-curve files). Import ``tonemap`` from ``lhe.hdr.tonemap``.
+``merge_exposures`` turns a bracket into linear HDR, ``fuse_exposures_Mertens2007``
+(:mod:`lhe.hdr.fusion`) into an LDR picture, ``tonemap`` turns linear HDR into an sRGB
+picture; :mod:`lhe.hdr.align` registers frames (moving one only when that measurably helps),
+:mod:`lhe.hdr.ghosts` finds moving regions; ``lhe.hdr.exposure`` and ``lhe.hdr.response`` hold
+the helpers the command line needs (exposure parsing, response curve files). Import
+``tonemap`` from ``lhe.hdr.tonemap``.
 
 The names below are imported on first use, so that reading :mod:`lhe.hdr.operators` (the
 command line's help) does not import numpy.

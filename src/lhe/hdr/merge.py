@@ -1,12 +1,14 @@
 """Merge an exposure bracket into one linear HDR image, or fuse it into an LDR picture.
 
 ``merge_exposures`` runs the whole pipeline: exposures normalised to the reference frame,
-global alignment (median threshold bitmaps), the camera response (calibrated from the bracket,
-standard, or loaded), ghost masks against the reference, and a weighted average of the frames'
-radiance estimates ``f⁻¹(Z) / e`` that ignores clipped and noisy pixels. One compiled pass over
-the pixels reads each frame through lookup tables at its alignment offset (no shifted copies),
-so a 12-megapixel 8-bit bracket needs little more memory than the frames and the result. ``fuse_exposures_Mertens2007`` blends the frames directly into a
-display-ready picture with no response curve and no HDR intermediate.
+alignment that moves a frame only when that measurably helps (:mod:`lhe.hdr.align`), the camera
+response (calibrated from the bracket, standard, or loaded), ghost regions that each come from
+one frame (:mod:`lhe.hdr.ghosts`), and a weighted average of the frames' radiance estimates
+``f⁻¹(Z) / e`` that ignores clipped and noisy pixels. One compiled pass over the pixels reads
+each frame through lookup tables at its alignment offset or transform (no shifted copies), so a
+12-megapixel 8-bit bracket needs little more memory than the frames and the result.
+``fuse_exposures_Mertens2007`` (:mod:`lhe.hdr.fusion`, re-exported here) blends the frames
+directly into a display-ready picture with no response curve and no HDR intermediate.
 
 References:
     P. E. Debevec and J. Malik, "Recovering High Dynamic Range Radiance Maps from Photographs",
@@ -22,19 +24,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.ndimage
 
-from lhe.color import luminance
 from lhe.errors import InputError
-from lhe.hdr._checks import check_frames, to_unit_float
-from lhe.hdr.align import align_translation_Ward2003, shift_image
+from lhe.hdr._checks import check_frames
+from lhe.hdr.align import Alignment, align_frames, transform_displacement, validate_align_model
 from lhe.hdr.exposure import default_reference, normalise_exposures
-from lhe.hdr._kernels import bilinear_grid, merge_kernel
+from lhe.hdr.fusion import fuse_exposures_Mertens2007
+from lhe.hdr._kernels import bilinear_grid, merge_kernel, merge_transform_kernel
 from lhe.hdr.ghosts import ghost_masks
 from lhe.hdr.response import apply_response, resolve_response
 from lhe.hdr.weights import WEIGHTS, validate_weights
 
-__all__ = ["merge_exposures", "MergeInfo", "fuse_exposures_Mertens2007", "WEIGHTS"]
+__all__ = ["merge_exposures", "MergeInfo", "fuse_exposures_Mertens2007", "sample_aligned", "WEIGHTS"]
 
 @dataclass
 class MergeInfo:
@@ -44,8 +45,12 @@ class MergeInfo:
         response: the inverse response used, ``(levels, 3)`` (save it with ``save_response``).
         exposures: exposures normalised so the reference frame's is 1.
         reference: index of the reference frame.
-        shifts: ``(dy, dx)`` applied to each frame by the alignment.
+        shifts: ``(dy, dx)`` of each frame's alignment at the image centre, rounded (the
+            ``shift_image`` convention).
         ghost_fraction: per frame, the fraction of its pixels rejected as ghosts.
+        transforms: per frame the 3×3 alignment (reference → frame pixel coordinates, see
+            :class:`lhe.hdr.align.Alignment`).
+        displacement: per frame, the largest distance in pixels the alignment moved it.
     """
 
     response: np.ndarray
@@ -53,6 +58,8 @@ class MergeInfo:
     reference: int
     shifts: list[tuple[int, int]]
     ghost_fraction: list[float] = field(default_factory=list)
+    transforms: list[np.ndarray] = field(default_factory=list)
+    displacement: list[float] = field(default_factory=list)
 
 
 def _codes(frame: np.ndarray) -> np.ndarray:
@@ -64,10 +71,50 @@ def _codes(frame: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(frame, 0, 1) * np.float32(65535)).astype(np.uint16)
 
 
-def _valid_window(shape: tuple[int, int], dy: int, dx: int) -> tuple[slice, slice]:
-    """Rows and columns of the aligned frame that hold real (not edge-replicated) pixels."""
-    h, w = shape
-    return slice(max(dy, 0), h + min(dy, 0)), slice(max(dx, 0), w + min(dx, 0))
+def _integer_shift(h: np.ndarray) -> tuple[int, int] | None:
+    """``(dy, dx)`` for the merge kernel's offset read when ``h`` is an integer translation."""
+    if np.allclose(h[:2, :2], np.eye(2)) and np.allclose(h[2], [0, 0, 1]) and np.allclose(h[:2, 2], np.rint(h[:2, 2])):
+        return -int(round(h[1, 2])), -int(round(h[0, 2]))
+    return None
+
+
+def sample_aligned(frame: np.ndarray, h: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest samples of ``frame`` at reference pixels ``ys × xs`` seen through alignment ``h``.
+
+    Returns:
+        ``(samples, inside)``: ``len(ys)×len(xs)×C`` values and a boolean map of the samples
+        that fell inside the frame (outside ones repeat its nearest edge pixel).
+    """
+    from lhe.hdr._kernels import sample_nearest_kernel
+
+    out = np.empty((len(ys), len(xs), frame.shape[2]), frame.dtype)
+    inside = np.empty((len(ys), len(xs)), np.bool_)
+    sample_nearest_kernel()(frame, np.ascontiguousarray(h, dtype=np.float64), np.asarray(ys, np.int64), np.asarray(xs, np.int64), out, inside)
+    return out, inside
+
+
+def _linear_codes(curve: np.ndarray, codes: int) -> np.ndarray:
+    """Radiance of every code ``(codes, 3)`` from an inverse response of any length.
+
+    Code 0 holds everything from black to half a step above it: it gets half the radiance of
+    code 1 rather than 0, so the darkest pixels keep a noise-level floor (no exact zeros,
+    which tone mappers turn into black specks).
+    """
+    z = np.arange(codes, dtype=np.float64) / (codes - 1)
+    if len(curve) == codes:
+        linear = curve.astype(np.float64)
+    else:
+        position = np.linspace(0, 1, len(curve))
+        linear = np.stack([np.interp(z, position, curve[:, c]) for c in range(3)], axis=1)
+    linear[0] = np.maximum(linear[0], 0.5 * linear[1])
+    if not (linear[0] > 0).all():
+        linear[0] = np.where(linear[0] > 0, linear[0], max(float(linear[-1].min()), 1e-12) * 0.5 / (codes - 1))
+    return linear
+
+
+def _code_zero(curve: np.ndarray, codes: int) -> np.ndarray:
+    """Per channel, the radiance given to code 0 (see :func:`_linear_codes`)."""
+    return _linear_codes(curve, codes)[0]
 
 
 def _tables(
@@ -76,11 +123,7 @@ def _tables(
     """Lookup tables for one frame: weight ``(3, codes)``, weight · radiance (``f⁻¹(z) / e``)
     ``(3, codes)``, and the clipping guard ``(codes,)``."""
     z = np.arange(codes, dtype=np.float64) / (codes - 1)
-    if len(curve) == codes:
-        linear = curve.astype(np.float64)
-    else:
-        position = np.linspace(0, 1, len(curve))
-        linear = np.stack([np.interp(z, position, curve[:, c]) for c in range(3)], axis=1)
+    linear = _linear_codes(curve, codes)
     weight = WEIGHTS[weights](z, exposure).astype(np.float64)
     # Floors decide pixels that no frame exposes well: bright ones from the darkest frame,
     # dark ones from the brightest, and otherwise (ghost areas) the reference.
@@ -106,6 +149,7 @@ def merge_exposures(
     reference: int | None = None,
     weights: str = "snr",
     ghost_threshold: float = 0.5,
+    align_model: str = "euclidean",
     return_info: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, MergeInfo]:
     """Merge an exposure bracket into a linear HDR radiance map.
@@ -119,19 +163,25 @@ def merge_exposures(
         response: inverse camera response: ``"auto"`` (calibrated from the bracket by
             Debevec & Malik), ``"Robertson1999"``, ``"srgb"``, ``"linear"`` (RAW or linear
             data), a curve file path, or a ``(levels, 3)`` array (see ``lhe.hdr.response``).
-        align: find and undo a global translation between frames (``--no-align`` → False).
-        deghost: take pixels that disagree with the reference (moving things) from the
-            reference frame only.
+        align: find and undo camera motion between frames (``--no-align`` → False) with
+            :func:`lhe.hdr.align.align_frames`, which leaves a frame where it is unless moving
+            it measurably improves agreement.
+        deghost: leave frames out of the moving regions where they disagree with the
+            consensus (the reference, or the nearest exposure that sees the pixel well), so
+            each moving thing comes whole from frames that agree (:mod:`lhe.hdr.ghosts`).
         reference: index of the reference frame; None picks the middle exposure.
         weights: pixel weighting, a key of ``WEIGHTS`` (``"snr"``, ``"hat"``, ``"triangle"``,
             ``"gaussian"``).
-        ghost_threshold: disagreement in stops at which a pixel counts fully as a ghost.
+        ghost_threshold: disagreement in stops at which a pixel counts as moving.
+        align_model: ``"translation"``, ``"euclidean"`` (translation + rotation) or
+            ``"homography"``.
         return_info: also return a :class:`MergeInfo` (the response, for ``--save-response``).
 
     Returns:
         ``H×W×3`` float32 linear HDR, in the reference frame's radiance units: a pixel that the
         reference frame recorded at linear value v (1 = its clipping level) has value v.
-        With ``return_info``, the tuple ``(hdr, info)``.
+        Every value is positive: pixels black in every frame get the radiance of half a code
+        step of the brightest frame, not 0. With ``return_info``, the tuple ``(hdr, info)``.
 
     Raises:
         InputError: fewer than 2 frames, frames of different sizes or dtypes, non-finite
@@ -157,6 +207,7 @@ def merge_exposures(
     if len(exposures) != len(frames):
         raise InputError(f"got {len(frames)} frames but {len(exposures)} exposures; give one exposure per frame")
     validate_weights(weights)
+    validate_align_model(align_model)
     reference = default_reference(exposures) if reference is None else reference
     relative = normalise_exposures(exposures, reference)
     reference = int(reference) % len(frames)
@@ -165,18 +216,24 @@ def merge_exposures(
 
     codes = [np.ascontiguousarray(_codes(f)) for f in frames]
     height, width = codes[0].shape[:2]
-    shifts = align_translation_Ward2003(codes, reference) if align else [(0, 0)] * len(codes)
-    windows = [_valid_window((height, width), dy, dx) for dy, dx in shifts]
+    linear_codes = isinstance(response, str) and response == "linear"
+    if align:
+        alignment = align_frames(codes, reference, exposures=relative, model=align_model, linear=linear_codes)
+    else:
+        alignment = Alignment([np.eye(3) for _ in codes])
+    transforms = alignment.transforms
+    displacement = [transform_displacement(h, (height, width)) for h in transforms]
 
     if isinstance(response, str) and response in ("auto", "Debevec1997", "Robertson1999"):
-        # Calibrate on the part every frame covers (aligned views, no copies).
-        rows = slice(max(w[0].start for w in windows), min(w[0].stop for w in windows))
-        cols = slice(max(w[1].start for w in windows), min(w[1].stop for w in windows))
-        if rows.stop - rows.start < 2 or cols.stop - cols.start < 2:
-            rows, cols = slice(0, height), slice(0, width)
-        views = [
-            c[rows.start - dy : rows.stop - dy, cols.start - dx : cols.stop - dx] for c, (dy, dx) in zip(codes, shifts)
-        ]
+        # Calibrate on aligned views of the part every frame covers, read through the alignment
+        # on a grid of about 0.25 megapixels (calibration samples far fewer pixels).
+        margin = int(np.ceil(max(displacement))) + 1 if max(displacement) > 0 else 0
+        if min(height, width) <= 2 * margin + 2:
+            margin = 0
+        grid = max(1, int(np.sqrt(height * width / 250_000)))
+        ys = np.arange(margin, height - margin, grid)
+        xs = np.arange(margin, width - margin, grid)
+        views = [sample_aligned(c, h, ys, xs)[0] for c, h in zip(codes, transforms)]
         curve = resolve_response(response, views, relative)
     else:
         curve = resolve_response(response)
@@ -189,6 +246,8 @@ def merge_exposures(
         high = 1e-5 if index == darkest else (1e-9 if index == reference else 0.0)
         low = 1e-5 if index == brightest else (1e-9 if index == reference else 0.0)
         tables.append(_tables(curve, levels, float(e), weights, low, high))
+    # The darkest code of the brightest frame: the least light the bracket can tell from black.
+    floor = (_code_zero(curve, levels) / float(relative[brightest])).astype(np.float32)
 
     step = max(1, int(round(np.sqrt(height * width / 250_000))))
     ys = np.arange(step // 2, height, step)
@@ -196,21 +255,26 @@ def merge_exposures(
     masks = np.zeros((len(frames), len(ys), len(xs)), np.float32)
     fractions = [0.0] * len(frames)
     if deghost:
-        small = []
-        for c, (dy, dx) in zip(codes, shifts):
-            sampled = c[np.clip(ys - dy, 0, height - 1)][:, np.clip(xs - dx, 0, width - 1)]
-            small.append(apply_response(sampled, curve))
-        for index, mask in enumerate(ghost_masks(small, relative, reference, threshold=ghost_threshold)):
+        sampled = [sample_aligned(c, h, ys, xs) for c, h in zip(codes, transforms)]
+        small = [apply_response(view, curve) for view, _ in sampled]
+        coverage = [inside for _, inside in sampled]
+        for index, mask in enumerate(ghost_masks(small, relative, reference, threshold=ghost_threshold, coverage=coverage)):
             masks[index] = mask
             fractions[index] = float(mask.mean())
     has_mask = masks.reshape(len(frames), -1).max(axis=1) > 0
 
+    shifts = np.zeros((len(frames), 2), np.int64)
+    general = np.zeros(len(frames), np.bool_)
+    for index, h in enumerate(transforms):
+        offset = _integer_shift(h)
+        if offset is None:
+            general[index] = True
+        else:
+            shifts[index] = offset
     y0, fy = bilinear_grid(height, masks.shape[1])
     x0, fx = bilinear_grid(width, masks.shape[2])
     out = np.empty((height, width, 3), np.float32)
-    merge_kernel()(
-        tuple(codes),
-        np.asarray(shifts, np.int64).reshape(-1, 2),
+    tables_args = (
         np.stack([t[0] for t in tables]),
         np.stack([t[1] for t in tables]),
         np.stack([t[2] for t in tables]),
@@ -220,120 +284,18 @@ def merge_exposures(
         fy,
         x0,
         fx,
+        floor,
         out,
     )
+    if general.any():
+        transform_stack = np.ascontiguousarray(np.stack(transforms), dtype=np.float64)
+        merge_transform_kernel()(tuple(codes), shifts, transform_stack, general, reference, *tables_args)
+    else:
+        merge_kernel()(tuple(codes), shifts, reference, *tables_args)
     if return_info:
-        info = MergeInfo(curve, relative.tolist(), reference, shifts, fractions)
+        info = MergeInfo(
+            curve, relative.tolist(), reference, alignment.shifts() if align else [(0, 0)] * len(frames),
+            fractions, transforms, displacement,
+        )
         return out, info
     return out
-
-
-def _blur_down(image: np.ndarray) -> np.ndarray:
-    """Binomial 5-tap blur then 2× decimation (one Gaussian pyramid step)."""
-    blurred = scipy.ndimage.convolve1d(image, _KERNEL, axis=0, mode="reflect")
-    blurred = scipy.ndimage.convolve1d(blurred, _KERNEL, axis=1, mode="reflect")
-    return blurred[::2, ::2]
-
-
-def _up(image: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """2× upsampling by zero insertion and binomial interpolation, cropped to ``shape``."""
-    up = np.zeros((image.shape[0] * 2, image.shape[1] * 2) + image.shape[2:], image.dtype)
-    up[::2, ::2] = image
-    up = scipy.ndimage.convolve1d(up, _KERNEL * 2, axis=0, mode="reflect")
-    up = scipy.ndimage.convolve1d(up, _KERNEL * 2, axis=1, mode="reflect")
-    return up[: shape[0], : shape[1]]
-
-
-_KERNEL = np.array([1, 4, 6, 4, 1], np.float32) / 16
-
-
-def fuse_exposures_Mertens2007(
-    frames: Sequence[np.ndarray],
-    *,
-    contrast: float = 1.0,
-    saturation: float = 1.0,
-    exposedness: float = 1.0,
-    sigma: float = 0.2,
-    align: bool = True,
-    reference: int | None = None,
-    exposures: Sequence[float] | None = None,
-) -> np.ndarray:
-    """Exposure fusion: blend the frames by contrast, saturation and well-exposedness.
-
-    Per-pixel weights ``C^ωc · S^ωs · E^ωe`` (Laplacian magnitude of the grey image, standard
-    deviation of R, G, B, and ``exp(−(z − ½)² / 2σ²)`` per channel) are normalised across frames
-    and blended in a Laplacian pyramid so seams vanish.
-
-    Args:
-        frames: 2 or more sRGB-encoded exposures ``H×W×3`` (uint8, uint16 or float in [0, 1]).
-        contrast: exponent ωc of the contrast measure.
-        saturation: exponent ωs of the saturation measure.
-        exposedness: exponent ωe of the well-exposedness measure.
-        sigma: width σ of the well-exposedness Gaussian.
-        align: undo a global translation first (median threshold bitmaps).
-        reference: frame the others are aligned to; None picks the middle exposure when
-            ``exposures`` are given, else the middle frame.
-        exposures: optional relative exposures, only used to pick the default reference.
-
-    Returns:
-        ``H×W×3`` float32 sRGB-encoded picture in [0, 1].
-
-    Example:
-        >>> dark = np.full((16, 16, 3), 0.1, np.float32)
-        >>> bright = np.full((16, 16, 3), 0.6, np.float32)
-        >>> fused = fuse_exposures_Mertens2007([dark, bright], contrast=0, saturation=0)
-        >>> round(float(fused.mean()), 2)  # flat frames: only well-exposedness counts
-        0.6
-
-    References:
-        T. Mertens, J. Kautz and F. Van Reeth, "Exposure Fusion", Pacific Graphics 2007.
-    """
-    frames = check_frames(frames)
-    if exposures is not None and len(exposures) != len(frames):
-        raise InputError(f"got {len(frames)} frames but {len(exposures)} exposures")
-    if reference is None:
-        reference = default_reference(exposures) if exposures is not None else (len(frames) - 1) // 2
-    if not -len(frames) <= reference < len(frames):
-        raise InputError(f"reference must be a frame index in 0..{len(frames) - 1}, got {reference}")
-    if not sigma > 0:
-        raise InputError(f"sigma must be > 0, got {sigma}")
-    images = [to_unit_float(f) for f in frames]
-    if align:
-        shifts = align_translation_Ward2003(frames, int(reference) % len(frames))
-        images = [shift_image(im, dy, dx) for im, (dy, dx) in zip(images, shifts)]
-    images = [np.clip(im, 0, 1) for im in images]
-    weights = []
-    for im in images:
-        grey = luminance(im)
-        w = np.ones(grey.shape, np.float32)
-        if contrast:
-            w *= np.abs(scipy.ndimage.laplace(grey, mode="reflect")) ** np.float32(contrast)
-        if saturation:
-            w *= im.std(axis=2) ** np.float32(saturation)
-        if exposedness:
-            w *= np.prod(np.exp(-((im - 0.5) ** 2) / np.float32(2 * sigma * sigma)), axis=2) ** np.float32(exposedness)
-        weights.append(w + np.float32(1e-12))
-    total = np.sum(weights, axis=0)
-    weights = [w / total for w in weights]
-
-    height, width = images[0].shape[:2]
-    depth = max(1, int(np.floor(np.log2(min(height, width)))) - 2)
-    result: list[np.ndarray] = []
-    for im, w in zip(images, weights):
-        gauss_w = [w]
-        gauss_i = [im]
-        for _ in range(depth - 1):
-            gauss_w.append(_blur_down(gauss_w[-1]))
-            gauss_i.append(_blur_down(gauss_i[-1]))
-        blended = []
-        for level in range(depth):
-            if level < depth - 1:
-                lap = gauss_i[level] - _up(gauss_i[level + 1], gauss_i[level].shape)
-            else:
-                lap = gauss_i[level]
-            blended.append(lap * gauss_w[level][..., None])
-        result = blended if not result else [r + b for r, b in zip(result, blended)]
-    fused = result[-1]
-    for level in range(depth - 2, -1, -1):
-        fused = result[level] + _up(fused, result[level].shape)
-    return np.clip(fused, 0, 1).astype(np.float32)

@@ -5,5 +5,5 @@ from __future__ import annotations
 
 __all__ = ["TONEMAP_METHODS", "DEFAULT_TONEMAP_METHOD"]
 
-TONEMAP_METHODS = ("reinhard", "drago", "local", "mu-law", "gamma")
-DEFAULT_TONEMAP_METHOD = "local"  # the CLI's default: keeps local contrast (Durand & Dorsey 2002)
+TONEMAP_METHODS = ("photographic", "reinhard", "drago", "local", "mu-law", "gamma")
+DEFAULT_TONEMAP_METHOD = "photographic"  # automatic exposure, local contrast without halos, noise-aware

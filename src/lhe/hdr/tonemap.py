@@ -4,6 +4,12 @@
 ``METHODS``, then the display encoding (the sRGB curve, or a power ``1/gamma``). Operators map
 luminance and keep each pixel's colour ratios, so hues survive compression:
 
+- ``photographic`` (default): automatic exposure from the scene key (Reinhard 2002), a base /
+  detail split (Durand & Dorsey 2002) whose base gets a photographic curve (highlight roll-off,
+  shadows compressed only as far as needed), detail kept, colour after Mantiuk et al. 2009,
+  and a noise floor below which nothing is lifted and colour fades to grey (after Eilertsen et
+  al. 2015), so dark or noisy HDRs come out without blotches or posterisation.
+
 - ``reinhard``: Reinhard et al. 2002 global photographic operator (key from the log-average
   luminance, burn-out ``white``), automatic key after Reinhard 2002/2006.
 - ``drago``: Drago et al. 2003 adaptive logarithmic mapping.
@@ -29,6 +35,10 @@ References:
     K. He, J. Sun and X. Tang, "Guided Image Filtering", IEEE TPAMI 2013.
     N. K. Kalantari and R. Ramamoorthi, "Deep High Dynamic Range Imaging of Dynamic Scenes",
     ACM TOG (SIGGRAPH) 2017.
+    R. Mantiuk, A. Tomaszewska and W. Heidrich, "Color correction for tone mapping",
+    Eurographics 2009.
+    G. Eilertsen, R. K. Mantiuk and J. Unger, "Real-time noise-aware tone mapping", ACM TOG
+    (SIGGRAPH Asia) 2015.
 """
 
 from __future__ import annotations
@@ -51,6 +61,9 @@ __all__ = [
     "tonemap_Reinhard2002",
     "tonemap_Drago2003",
     "tonemap_Durand2002",
+    "tonemap_photographic",
+    "estimate_noise_floor",
+    "saturation_Mantiuk2009",
     "tonemap_mulaw",
     "tonemap_gamma",
     "bilateral_filter_grid",
@@ -187,6 +200,28 @@ def bilateral_filter_grid(log_lum: np.ndarray, sigma_space: float, sigma_range: 
     return (num / np.maximum(den, 1e-12)).reshape(log_lum.shape)
 
 
+def _guided_base(log_small: np.ndarray, sigma_space: float, sigma_range: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edge-preserving base of a small log-luminance image (bilateral grid) and guided-filter
+    coefficients ``a, b`` with ``base ≈ a · log L + b`` in small windows, so the base can be
+    rebuilt at full resolution following the full-resolution edges.
+
+    Returns:
+        ``(coef_a, coef_b, base_small)`` as float32, float32, float64.
+    """
+    small_h, small_w = log_small.shape
+    sigma = max(1.0, sigma_space * max(small_h, small_w))
+    guide = log_small.astype(np.float64)
+    base_small = bilateral_filter_grid(guide, sigma, sigma_range)
+    radius = 1 if min(small_h, small_w) >= 3 else 0
+    mean_i, mean_p = _box(guide, radius), _box(base_small, radius)
+    cov = _box(guide * base_small, radius) - mean_i * mean_p
+    var = _box(guide * guide, radius) - mean_i * mean_i
+    coef_a = cov / (var + 0.01)
+    coef_b = mean_p - coef_a * mean_i
+    coef_a, coef_b = _box(coef_a, radius), _box(coef_b, radius)
+    return coef_a.astype(np.float32), coef_b.astype(np.float32), base_small
+
+
 # Stops between the brightest base (99.5th percentile) and display white: room for the detail
 # layer above the base, so bright texture is not clipped.
 _HEADROOM = 0.5
@@ -237,18 +272,7 @@ def tonemap_Durand2002(
     log_small = np.empty((small_h, small_w), np.float32)
     block_log_luminance_kernel()(hdr, factor, floor, log_small)
 
-    sigma = max(1.0, sigma_space * max(small_h, small_w))
-    base_small = bilateral_filter_grid(log_small.astype(np.float64), sigma, sigma_range)
-    # Guided filter of the base on the log luminance: base ≈ a · log L + b in small windows, so
-    # the full-resolution base follows the full-resolution edges.
-    radius = 1 if min(small_h, small_w) >= 3 else 0
-    guide = log_small.astype(np.float64)
-    mean_i, mean_p = _box(guide, radius), _box(base_small, radius)
-    cov = _box(guide * base_small, radius) - mean_i * mean_p
-    var = _box(guide * guide, radius) - mean_i * mean_i
-    coef_a = cov / (var + 0.01)
-    coef_b = mean_p - coef_a * mean_i
-    coef_a, coef_b = _box(coef_a, radius), _box(coef_b, radius)
+    coef_a, coef_b, base_small = _guided_base(log_small, sigma_space, sigma_range)
 
     low, high = np.percentile(base_small, [0.5, 99.5])
     compression = min(1.0, contrast / max(float(high - low), 1e-6))
@@ -257,8 +281,8 @@ def tonemap_Durand2002(
     out = np.empty_like(hdr)
     local_tonemap_kernel()(
         hdr,
-        coef_a.astype(np.float32),
-        coef_b.astype(np.float32),
+        coef_a,
+        coef_b,
         y0,
         fy,
         x0,
@@ -269,6 +293,181 @@ def tonemap_Durand2002(
         float(saturation),
         _encoding_table(gamma),
         out,
+    )
+    return out
+
+
+def estimate_noise_floor(hdr: np.ndarray, *, fraction: float = 0.1) -> float:
+    """Standard deviation of the luminance noise in the darkest part of a linear image.
+
+    Differences of horizontally adjacent pixels in the darkest ``fraction`` of pixel pairs are
+    noise plus a little gradient; their robust spread (median absolute deviation, or the RMS
+    when quantisation makes most differences exactly 0) divided by √2 is the noise of one
+    pixel. Rows are subsampled to about a thousand, so this costs little on large images.
+
+    Args:
+        hdr: linear ``H×W×3``, ≥ 0.
+        fraction: share of the darkest pixel pairs looked at.
+
+    Returns:
+        Noise standard deviation in the image's linear units (0 for a noiseless image).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> flat = np.full((200, 200, 3), 0.01, np.float32) + rng.normal(0, 0.001, (200, 200, 1)).astype(np.float32)
+        >>> round(estimate_noise_floor(flat), 4)
+        0.001
+    """
+    lum = luminance(hdr[:: max(1, hdr.shape[0] // 1000)])
+    if lum.shape[1] < 2:
+        return 0.0
+    mean = (lum[:, 1:] + lum[:, :-1]).ravel() * np.float32(0.5)
+    difference = (lum[:, 1:] - lum[:, :-1]).ravel()
+    dark = mean <= np.quantile(mean, fraction)
+    difference = difference[dark].astype(np.float64)
+    if difference.size < 16:
+        return 0.0
+    spread = 1.4826 * float(np.median(np.abs(difference - np.median(difference))))
+    if spread == 0.0:
+        clipped = np.clip(difference, *np.quantile(difference, [0.01, 0.99]))
+        spread = float(np.sqrt(np.mean(clipped**2)))
+    return spread / math.sqrt(2.0)
+
+
+def saturation_Mantiuk2009(contrast: np.ndarray | float) -> np.ndarray:
+    """Colour saturation that keeps the look of colours under contrast compression.
+
+    ``s(c) = (1 + k₁) c^k₂ / (1 + k₁ c^k₂)`` with ``k₁ = 1.6774``, ``k₂ = 0.9925`` (the
+    paper's fit for non-linear tone curves): 1 where contrast is kept, lower where the tone
+    curve compresses (ratio-preserving colour would otherwise look over-saturated there).
+
+    Example:
+        >>> saturation_Mantiuk2009(np.array([1.0, 0.5])).round(3).tolist()
+        [1.0, 0.73]
+
+    References:
+        R. Mantiuk, A. Tomaszewska and W. Heidrich, "Color correction for tone mapping",
+        Computer Graphics Forum (Eurographics) 28(2), 2009.
+    """
+    c = np.clip(np.asarray(contrast, np.float64), 0, 1) ** 0.9925
+    return (1 + 1.6774) * c / (1 + 1.6774 * c)
+
+
+def _photographic_curve(
+    base: np.ndarray, key: float, *, exposure: float, shadows: float, knee: float, samples: int = 2048
+) -> tuple[np.ndarray, np.ndarray, float, float, float]:
+    """Base-layer curve of the photographic operator, as tables over the base (log2 units).
+
+    The scene key goes to display middle grey (0.18, times ``2**exposure``); within ``knee``
+    stops below the key contrast is kept, further down the base is compressed linearly (in
+    stops) so its 1st percentile lands ``shadows`` stops below the key, never expanded.
+    Highlights are rolled off afterwards, per pixel, by Reinhard's curve with its burn-out
+    ``white`` at the base's 99.9th percentile. Returns the curve (log2 of the scene value
+    before the roll-off), Mantiuk's colour exponent along it (from the slope of the whole
+    mapping), the first base value, samples per stop, and ``white``.
+    """
+    low, high = np.percentile(base, [1.0, 99.9])
+    start = min(float(base.min()), key - shadows - 2) - 1.0
+    stop = max(float(base.max()), key + 1) + 1.0
+    grid = np.linspace(start, stop, samples)
+    x = grid - key
+    depth = key - float(low)
+    compress = 1.0 if depth <= shadows else max((shadows - knee) / max(depth - knee, 1e-6), 0.1)
+    # x below the knee becomes −knee + compress · (x + knee); a softplus of width 1/2 stop
+    # rounds the corner.
+    width = 0.5
+    shaped = x + (1.0 - compress) * width * np.logaddexp(0.0, -(x + knee) / width)
+    middle = 0.18 * 2.0**exposure
+    white = max(middle * 2.0 ** (float(high) - key), 2 * middle)
+    curve = np.log2(middle) + shaped
+    y = np.exp2(curve)
+    display = y * (1 + y / white**2) / (1 + y)
+    step = (stop - start) / (samples - 1)
+    slope = np.gradient(np.log2(display), step)
+    return curve.astype(np.float32), saturation_Mantiuk2009(slope).astype(np.float32), start, 1.0 / step, white
+
+
+def tonemap_photographic(
+    hdr: np.ndarray,
+    *,
+    exposure: float = 0.0,
+    saturation: float = 1.0,
+    gamma: float | None = None,
+    detail: float = 1.0,
+    shadows: float = 6.0,
+    noise_floor: float | None = None,
+    sigma_space: float = 0.03,
+    sigma_range: float = 1.3,
+) -> np.ndarray:
+    """The default tone mapper: automatic exposure, local contrast, natural colour, noise-aware.
+
+    The log luminance (of luminance plus a noise floor ε) is split into an edge-preserving base
+    and detail as in :func:`tonemap_Durand2002`. The base is moved so the scene key
+    (log-average) lands on middle grey (Reinhard et al. 2002) and deep shadows are compressed
+    only as far as needed to fit ``shadows`` stops below the key; detail is added back
+    unchanged, so local contrast survives where shadows are lifted, and the bilateral base
+    keeps strong edges free of halos. Highlights are then rolled off per pixel by Reinhard's
+    curve towards the 99.9th percentile (monotone: bright gradients never reverse). Colour follows
+    Mantiuk et al. 2009 (less saturation where contrast is compressed); near the noise floor
+    colour fades to grey and the floor is not lifted into visible grain, after the
+    noise-visibility idea of Eilertsen et al. 2015, so dark noisy HDRs (a dark photo expanded
+    to HDR, a night merge) do not turn into colour blotches or posterised steps.
+
+    Args:
+        hdr: linear HDR ``H×W×3``, ≥ 0.
+        exposure: stops added to the middle grey the key maps to.
+        saturation: colour exponent on top of the automatic one (1 natural, 0 grey).
+        gamma: display encoding, None for the sRGB curve.
+        detail: gain on the detail layer (1 keeps local contrast).
+        shadows: stops below the key the 1st percentile of the base may reach.
+        noise_floor: ε in linear units; None estimates it (:func:`estimate_noise_floor`, × 2).
+        sigma_space: bilateral spatial sigma as a fraction of the larger image side.
+        sigma_range: bilateral range sigma in stops.
+
+    Returns:
+        sRGB-encoded (or gamma-encoded) ``H×W×3`` float32 in [0, 1].
+
+    Example:
+        >>> hdr = np.random.default_rng(0).random((32, 32, 3)).astype(np.float32) * 0.01
+        >>> out = tonemap_photographic(hdr)
+        >>> 0.3 < float(out.mean()) < 0.7  # a dim scene comes out at a normal brightness
+        True
+
+    References:
+        E. Reinhard, M. Stark, P. Shirley and J. Ferwerda, "Photographic Tone Reproduction for
+        Digital Images", SIGGRAPH 2002.
+        F. Durand and J. Dorsey, "Fast Bilateral Filtering for the Display of
+        High-Dynamic-Range Images", SIGGRAPH 2002.
+        R. Mantiuk, A. Tomaszewska and W. Heidrich, "Color correction for tone mapping",
+        Eurographics 2009.
+        G. Eilertsen, R. K. Mantiuk and J. Unger, "Real-time noise-aware tone mapping", ACM TOG
+        (SIGGRAPH Asia) 34(6), 2015.
+    """
+    from lhe.hdr._kernels import photographic_tonemap_kernel
+
+    if not shadows > 1:
+        raise InputError(f"shadows must be more than 1 stop, got {shadows}")
+    hdr = np.ascontiguousarray(hdr, dtype=np.float32)
+    height, width = hdr.shape[:2]
+    peak = float(hdr.max()) if hdr.size else 0.0
+    if noise_floor is None:
+        noise_floor = 2.0 * estimate_noise_floor(hdr)
+    eps = max(float(noise_floor), peak * 2.0**-24, 1e-30)
+    factor = max(1, int(round(math.sqrt(height * width / 250_000))))
+    small_h, small_w = -(-height // factor), -(-width // factor)
+    log_small = np.empty((small_h, small_w), np.float32)
+    block_log_luminance_kernel()(hdr, factor, 1e-30, log_small)
+    # log2 of the block mean plus ε (the kernel returns log2 of the block mean).
+    log_small = np.log2(np.exp2(log_small.astype(np.float64)) + eps).astype(np.float32)
+    coef_a, coef_b, base_small = _guided_base(log_small, sigma_space, sigma_range)
+    key = float(np.mean(base_small))
+    curve, slope, start, per_stop, white = _photographic_curve(base_small, key, exposure=exposure, shadows=shadows, knee=1.0)
+    y0, fy = bilinear_grid(height, small_h)
+    x0, fx = bilinear_grid(width, small_w)
+    out = np.empty_like(hdr)
+    photographic_tonemap_kernel()(
+        hdr, coef_a, coef_b, y0, fy, x0, fx, eps, curve, slope, start, per_stop, float(detail), white,
+        float(saturation), _encoding_table(gamma), out,
     )
     return out
 
@@ -315,6 +514,7 @@ def tonemap_gamma(hdr: np.ndarray) -> np.ndarray:
 
 
 METHODS: dict[str, Callable[..., np.ndarray]] = {
+    "photographic": tonemap_photographic,
     "reinhard": tonemap_Reinhard2002,
     "drago": tonemap_Drago2003,
     "local": tonemap_Durand2002,
@@ -341,7 +541,7 @@ def _saturate(hdr: np.ndarray, saturation: float) -> np.ndarray:
 
 def tonemap(
     hdr: np.ndarray,
-    method: str = "reinhard",
+    method: str = "photographic",
     *,
     exposure: float = 0.0,
     saturation: float = 1.0,
@@ -353,9 +553,11 @@ def tonemap(
 
     Args:
         hdr: linear HDR ``H×W×3`` (float; negative values are treated as 0 with a warning).
-        method: a key of ``METHODS``: ``reinhard``, ``drago``, ``local``, ``mu-law``, ``gamma``.
+        method: a key of ``METHODS``: ``photographic`` (the default), ``reinhard``,
+            ``drago``, ``local``, ``mu-law``, ``gamma``.
         exposure: brightness correction in stops: +1 doubles the display-linear values (for
-            ``mu-law``, ``H = HDR / white`` before the curve).
+            ``mu-law``, ``H = HDR / white`` before the curve; for ``photographic``, the middle
+            grey the scene key maps to, before the highlight roll-off).
         saturation: colourfulness, 1 unchanged, 0 grey, > 1 more colourful.
         gamma: encode with ``x^(1/gamma)`` instead of the sRGB curve (not for ``mu-law``,
             which is its own encoding).
@@ -401,6 +603,8 @@ def tonemap(
         warnings.warn("negative HDR values were treated as 0", stacklevel=2)
         hdr = np.maximum(hdr, 0)
     gain = np.float32(2.0**exposure)
+    if method == "photographic":
+        return tonemap_photographic(hdr, saturation=saturation, gamma=gamma, exposure=exposure)
     if method == "local":
         return tonemap_Durand2002(hdr, saturation=saturation, gamma=gamma, exposure=exposure)
     if saturation != 1:

@@ -23,7 +23,7 @@ def read_raw(source: Path | bytes, name: str, limit: SizeLimit) -> Image:
     try:
         raw = rawpy.imread(io.BytesIO(source) if isinstance(source, bytes) else str(source))
     except (rawpy.LibRawError, OSError, ValueError) as exc:
-        raise InputError(f"{name}: not a readable RAW file ({type(exc).__name__}: {exc})") from exc
+        raise InputError(_unreadable(source, name, exc)) from exc
     with raw:
         sizes = raw.sizes
         limit.check(sizes.width, sizes.height, name, wide=True)
@@ -40,7 +40,7 @@ def read_raw(source: Path | bytes, name: str, limit: SizeLimit) -> Image:
                 adjust_maximum_thr=0.0,
             )
         except (rawpy.LibRawError, ValueError) as exc:
-            raise InputError(f"{name}: cannot decode RAW data ({exc})") from exc
+            raise InputError(_unreadable(source, name, exc, opened=True)) from exc
         meta = _metadata(raw)
     meta.exif = _container_exif(source, meta)
     return Image(linear=True, meta=meta, samples=np.ascontiguousarray(samples))
@@ -65,6 +65,42 @@ def _container_exif(source: Path | bytes, meta: Metadata) -> bytes | None:
         return None
 
 
+# TIFF compression codes of RAW flavours LibRaw builds commonly lack.
+_VC5 = 9  # GoPro's VC-5 wavelet codec in GPR files (DNG container)
+
+
+def _raw_kind(source: Path | bytes, name: str) -> str | None:
+    """What kind of RAW file this is when it can be told from its name or TIFF header."""
+    if Path(name).suffix.lower() == ".gpr":
+        return "gpr"
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(io.BytesIO(source) if isinstance(source, bytes) else source) as tif:
+            for page in tif.pages:
+                tags = page.tags
+                if 50706 in tags and int(tags[259].value if 259 in tags else 1) == _VC5:
+                    return "gpr"
+            if 50706 in tif.pages.first.tags:
+                return "dng"
+    except Exception:  # not a TIFF-based RAW: nothing more to tell
+        return None
+    return None
+
+
+def _unreadable(source: Path | bytes, name: str, exc: Exception, *, opened: bool = False) -> str:
+    """One line that names the format LibRaw failed on and what to do about it."""
+    kind = _raw_kind(source, name)
+    if kind == "gpr":
+        return (
+            f"{name}: GoPro GPR (DNG with VC-5 compression) cannot be decoded: this LibRaw is built "
+            "without GoPro support; convert it to a plain DNG first (GoPro's gpr tool: gpr_tools -i in.gpr -o out.dng)"
+        )
+    label = "DNG" if kind == "dng" else f"{Path(name).suffix.upper().lstrip('.') or 'RAW'} RAW"
+    what = "cannot decode the image data of this" if opened else "cannot read this"
+    return f"{name}: LibRaw {what} {label} file ({type(exc).__name__}: {exc}); it may be damaged or a variant LibRaw does not support"
+
+
 def _metadata(raw: Any) -> Metadata:
     other = raw.other
     return Metadata(
@@ -85,4 +121,4 @@ def read_raw_metadata(path: Path, name: str) -> Metadata:
         with rawpy.imread(str(path)) as raw:
             return _metadata(raw)
     except (rawpy.LibRawError, OSError, ValueError) as exc:
-        raise InputError(f"{name}: not a readable RAW file ({type(exc).__name__}: {exc})") from exc
+        raise InputError(_unreadable(path, name, exc)) from exc
