@@ -409,25 +409,35 @@ def align_grey_kernel() -> Callable[..., Any]:
     ``grey[by, bx]`` is the mean of ``(R + 2G + B) / 4`` after each code went through ``table``
     (codes → a display-like 0..255 scale); ``valid[by, bx]`` is 1 when every channel of every
     pixel of the block lies within ``[low, high]`` on that scale (no clipped or black samples).
+    Since ``table`` is non-decreasing, validity is decided on each block's smallest and largest
+    code, and with ``direct`` (8-bit display codes, where ``table`` is the identity) the sums
+    are taken on the codes themselves.
     """
     import numba
 
     @numba.njit(parallel=True, cache=True, nogil=True)
-    def grey(frame, factor, table, low, high, out, valid):  # pragma: no cover - compiled
+    def grey(frame, factor, table, low, high, direct, out, valid):  # pragma: no cover - compiled
         for by in numba.prange(out.shape[0]):
             for bx in range(out.shape[1]):
                 total = numba.float32(0.0)
-                ok = numba.uint8(1)
+                isum = 0
+                smallest = table.shape[0] - 1
+                largest = 0
                 for y in range(by * factor, by * factor + factor):
                     for x in range(bx * factor, bx * factor + factor):
-                        r = table[frame[y, x, 0]]
-                        g = table[frame[y, x, 1]]
-                        b = table[frame[y, x, 2]]
-                        total += r + 2 * g + b
-                        if min(r, g, b) < low or max(r, g, b) > high:
-                            ok = numba.uint8(0)
+                        r = np.int64(frame[y, x, 0])
+                        g = np.int64(frame[y, x, 1])
+                        b = np.int64(frame[y, x, 2])
+                        smallest = min(smallest, r, g, b)
+                        largest = max(largest, r, g, b)
+                        if direct:
+                            isum += r + 2 * g + b
+                        else:
+                            total += table[r] + 2 * table[g] + table[b]
+                if direct:
+                    total = numba.float32(isum)
                 out[by, bx] = total / numba.float32(4 * factor * factor)
-                valid[by, bx] = ok
+                valid[by, bx] = numba.uint8(1) if table[smallest] >= low and table[largest] <= high else numba.uint8(0)
 
     return _serialised(grey)
 

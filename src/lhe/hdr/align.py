@@ -386,7 +386,8 @@ def _pyramid(frame: np.ndarray, factor: int, table: np.ndarray) -> list[tuple[np
     height, width = frame.shape[0] // factor, frame.shape[1] // factor
     grey = np.empty((height, width), np.float32)
     valid = np.empty((height, width), np.uint8)
-    align_grey_kernel()(frame, factor, table, np.float32(_LOW), np.float32(_HIGH), grey, valid)
+    direct = frame.dtype == np.uint8 and bool(np.array_equal(table, np.arange(256, dtype=np.float32)))
+    align_grey_kernel()(frame, factor, table, np.float32(_LOW), np.float32(_HIGH), direct, grey, valid)
     levels = [(grey, valid)]
     while min(levels[-1][0].shape) >= 2 * _COARSE_SIDE:
         g, v = levels[-1]
@@ -521,7 +522,7 @@ def _smoothed(level: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndar
     import scipy.ndimage
 
     grey, valid = level
-    return scipy.ndimage.gaussian_filter(grey, 1.0, mode="nearest"), valid
+    return scipy.ndimage.gaussian_filter(grey, 1.0, mode="nearest", truncate=2.0), valid
 
 
 def _register_pair(
