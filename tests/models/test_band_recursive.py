@@ -10,6 +10,8 @@ from lhe.color import srgb_to_linear
 from lhe.errors import ShapeError
 from lhe.models.band_recursive import (
     BandRecursiveNet,
+    _conv_over,
+    _upsample2_unshuffled,
     band_recursive_Yang2020,
     default_overlap,
     open_shadows,
@@ -89,6 +91,21 @@ class TestShadowLiftInput:
         x = torch.full((1, 3, 4, 4), 0.1)
         opened = open_shadows(x, _flat_lift(x, 2.0))
         np.testing.assert_allclose(srgb_to_linear(opened), 4 * srgb_to_linear(x), rtol=1e-5)
+
+
+class TestInferenceShortcuts:
+    @pytest.mark.parametrize("size", [(1, 1), (2, 3), (7, 12)])
+    def test_upsample_unshuffled_is_upsample_then_unshuffle(self, size):
+        x = torch.rand(2, 3, *size)
+        up = torch.nn.functional.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        torch.testing.assert_close(_upsample2_unshuffled(x), torch.nn.functional.pixel_unshuffle(up, 2))
+
+    def test_conv_over_parts_is_conv_of_concatenation(self):
+        torch.manual_seed(1)
+        conv = torch.nn.Conv2d(7, 5, 3, padding=1)
+        a, b = torch.rand(1, 4, 9, 11), torch.rand(1, 3, 9, 11)
+        with torch.no_grad():
+            torch.testing.assert_close(_conv_over(conv, a, b), conv(torch.cat([a, b], 1)))
 
 
 class TestReceptiveRadius:

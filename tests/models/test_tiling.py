@@ -102,6 +102,20 @@ class TestInferTiled:
         assert all(h <= 64 and w <= 64 and h % 8 == 0 and w % 8 == 0 for h, w in sizes)
 
     @torch.no_grad()
+    def test_only_overlaps_are_computed_twice(self):
+        # 4000 × 3000 in tiles of 2048 with 128 of context: 2 × 3 windows, each its core plus the
+        # context toward its neighbours, so every seam costs exactly two contexts.
+        shapes = []
+
+        def fn(x):
+            shapes.append(tuple(x.shape[-2:]))
+            return x[:, :1]
+
+        infer_tiled(fn, torch.zeros(1, 1, 3000, 4000), tile=2048, overlap=128, multiple=8)
+        assert len(shapes) == 6
+        assert sum(h * w for h, w in shapes) == (3000 + 2 * 128) * (4000 + 4 * 128)
+
+    @torch.no_grad()
     def test_smaller_than_tile_is_one_call(self):
         calls = []
 

@@ -118,6 +118,34 @@ def _upsample2(x: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
 
 
+def _conv_over(conv: nn.Conv2d, *parts: torch.Tensor) -> torch.Tensor:
+    """``conv(torch.cat(parts, 1))`` without building the concatenation: one convolution per part
+    on its slice of the weights, summed. In channels-last layout the concatenation costs as much
+    as the convolution, and an input channel count that is not a multiple of 8 slows oneDNN."""
+    out, start = None, 0
+    for part in parts:
+        stop = start + part.shape[1]
+        term = F.conv2d(part, conv.weight[:, start:stop], conv.bias if out is None else None, padding=conv.padding)
+        out = term if out is None else out.add_(term)
+        start = stop
+    return out
+
+
+def _upsample2_unshuffled(image: torch.Tensor) -> torch.Tensor:
+    """``pixel_unshuffle(_upsample2(image), 2)`` computed at ``image``'s resolution.
+
+    Bilinear 2× upsampling (half-pixel centres, edges clamped) gives each of the four output
+    sub-pixels a fixed 3×3 stencil of the source with replicated borders: weights (¼, ¾) toward
+    the sub-pixel's side along each axis. One grouped convolution instead of a full-resolution
+    upsampling and a rearrangement.
+    """
+    channels = image.shape[1]
+    taps = image.new_tensor([[0.25, 0.75, 0.0], [0.0, 0.75, 0.25]])  # sub-pixel 0 and 1 along an axis
+    stencils = torch.stack([torch.outer(taps[dy], taps[dx]) for dy in range(2) for dx in range(2)])
+    kernel = stencils.repeat(channels, 1, 1)[:, None]  # unshuffle order: channel-major, then dy, dx
+    return F.conv2d(F.pad(image, (1, 1, 1, 1), mode="replicate"), kernel, groups=channels)
+
+
 def _check_image(image: torch.Tensor) -> None:
     check_shape(image, ["N", "3", "H", "W"], "band-recursive input",
                 hint="add a batch axis with image[None] and put channels first")
@@ -143,14 +171,15 @@ class BandNetwork(nn.Module):
         self.dec2 = _conv(c3 + c2, c2)
         self.dec1 = _conv(c2 + c1, c1)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Features ``(coarsest, middle, finest)``; H and W multiples of 4."""
-        e1 = self.enc1(x)
+    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Features ``(coarsest, middle, finest)`` of the channel concatenation of ``inputs``;
+        H and W multiples of 4."""
+        e1 = self.enc1[1:](_conv_over(self.enc1[0], *inputs))
         e2 = self.enc2(e1)
         e3 = self.enc3(e2)
         f1 = self.dec3(e3)
-        f2 = self.dec2(torch.cat([_upsample2(F.leaky_relu(f1, 0.2)), e2], 1))
-        f3 = self.dec1(torch.cat([_upsample2(F.leaky_relu(f2, 0.2)), e1], 1))
+        f2 = _conv_over(self.dec2, _upsample2(F.leaky_relu(f1, 0.2)), e2)
+        f3 = _conv_over(self.dec1, _upsample2(F.leaky_relu(f2, 0.2)), e1)
         return f1, f2, f3
 
 
@@ -180,14 +209,20 @@ class BandRecursiveNet(nn.Module):
         """Bands and images per scale: ``x_s1 = Δx_s1 + base``, ``x_s = Δx_s + up(x_{s-1})``.
 
         Each head emits 12 channels per position, pixel-shuffled to a 3-channel band at twice the
-        features' resolution. The returned first band is ``x_s1`` itself, so the three bands sum
-        (upsampled) to ``x_s3``.
+        features' resolution, except the full scale's band and image, which stay unshuffled
+        (12 channels at half resolution) because the next recursion reads them that way; the
+        caller shuffles what it keeps. The returned first band is ``x_s1`` itself, so the three
+        bands sum (upsampled) to ``x_s3``.
         """
         bands, images = [], []
         previous = None
-        for head, f in zip(self.to_band, feats):
-            band = F.pixel_shuffle(head(F.leaky_relu(f, 0.2)), 2)
-            image = band + base if previous is None else band + _upsample2(previous)
+        for index, (head, f) in enumerate(zip(self.to_band, feats)):
+            band = head(F.leaky_relu(f, 0.2))
+            if index == len(feats) - 1:
+                image = band + _upsample2_unshuffled(previous)
+            else:
+                band = F.pixel_shuffle(band, 2)
+                image = band + base if previous is None else band + _upsample2(previous)
             bands.append(image if previous is None else band)
             images.append(image)
             previous = image
@@ -206,14 +241,27 @@ class BandRecursiveNet(nn.Module):
         Returns:
             ``(bands, images)``: lists of the last recursion's bands and images at 1/4, 1/2, 1.
         """
+        return self.bands(torch.cat([open_shadows(y, lift), lift / MAX_LIFT], 1), recursions)
+
+    def bands(self, condition: torch.Tensor, recursions: int | None = None
+              ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """:meth:`stage1` on its ``(N, 4, H, W)`` condition: the opened image and ``lift / MAX_LIFT``.
+
+        Everything here is convolutional, so tiles of the condition give the whole image's result.
+        """
+        bands, images = self._recurse(condition, recursions)
+        return bands[:-1] + [F.pixel_shuffle(bands[-1], 2)], images[:-1] + [F.pixel_shuffle(images[-1], 2)]
+
+    def _recurse(self, condition: torch.Tensor, recursions: int | None = None
+                 ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """:meth:`bands` with the full scale's band and image left pixel-unshuffled."""
         steps = self.recursions if recursions is None else recursions
-        opened = open_shadows(y, lift)
-        condition = F.pixel_unshuffle(torch.cat([opened, lift / MAX_LIFT], 1), 2)
-        base = F.avg_pool2d(opened, 4)
+        base = F.avg_pool2d(condition[:, :3], 4)
+        condition = F.pixel_unshuffle(condition, 2)
         feats = self.first(condition)
         bands, images = self._decode(feats, base)
         for _ in range(steps - 1):
-            deltas = self.refine(torch.cat([condition, F.pixel_unshuffle(images[-1], 2)], 1))
+            deltas = self.refine(condition, images[-1])
             feats = tuple(d + f for d, f in zip(deltas, feats))  # f_t = Δf_t + f_{t-1}
             bands, images = self._decode(feats, base)
         return bands, images
@@ -237,7 +285,7 @@ class BandRecursiveNet(nn.Module):
         out = protect_highlights(image, images[-1][..., :h, :w])
         return out.clamp(0.0, 1.0)
 
-    def infer(self, image: torch.Tensor, *, tile: int = 1024, overlap: int | None = None) -> torch.Tensor:
+    def infer(self, image: torch.Tensor, *, tile: int = 2048, overlap: int | None = None) -> torch.Tensor:
         """Tiled inference with bounded memory; equals :meth:`forward` up to float rounding.
 
         The lift is computed once on the whole image and resized to full resolution with the
@@ -256,19 +304,42 @@ class BandRecursiveNet(nn.Module):
         _check_image(image)
         overlap = default_overlap(self) if overlap is None else overlap
         with torch.inference_mode():
+            image = image.float()
             h, w = image.shape[-2:]
-            both = torch.cat([image.float(), _resize_lift(whole_image_lift(image), h, w)], 1)
-            if image.device.type == "cpu":
-                both = both.contiguous(memory_format=torch.channels_last)
+            lift = _resize_lift(whole_image_lift(image), h, w)
+            # The pointwise opening and roll-off run once on the whole image, in bands of rows to
+            # bound their temporaries, where they are cheapest (standard layout, no tile
+            # overlap); tiles run only the network, in channels-last layout on the CPU, where
+            # oneDNN's convolutions are fastest.
+            layout = torch.channels_last if image.device.type == "cpu" else torch.contiguous_format
+            condition = torch.empty((image.shape[0], 4, h, w), device=image.device, memory_format=layout)
+            for rows in _row_slices(h):
+                condition[:, :3, rows] = open_shadows(image[:, :, rows], lift[:, :, rows])
+                condition[:, 3:, rows] = lift[:, :, rows] / MAX_LIFT
+            del lift
 
             def fn(window: torch.Tensor) -> torch.Tensor:
-                return self.forward(window[:, :3], window[:, 3:])
+                return F.pixel_shuffle(self._recurse(window)[1][-1], 2)
 
             if image.device.type == "cuda":
                 with torch.autocast("cuda", dtype=torch.float16):
-                    out = infer_tiled(fn, both, tile=tile, overlap=overlap, multiple=_MULTIPLE)
-                return out.float().clamp(0.0, 1.0)
-            return infer_tiled(fn, both, tile=tile, overlap=overlap, multiple=_MULTIPLE)
+                    out = infer_tiled(fn, condition, tile=tile, overlap=overlap, multiple=_MULTIPLE)
+            else:
+                out = infer_tiled(fn, condition, tile=tile, overlap=overlap, multiple=_MULTIPLE)
+            del condition
+            out = out.float().contiguous()
+            for rows in _row_slices(h):
+                out[:, :, rows] = protect_highlights(image[:, :, rows], out[:, :, rows]).clamp_(0.0, 1.0)
+            return out
+
+
+_BAND_ROWS = 256
+
+
+def _row_slices(height: int) -> list[slice]:
+    """Bands of rows for pointwise whole-image steps, whose temporaries would otherwise be
+    several full-resolution copies."""
+    return [slice(top, min(top + _BAND_ROWS, height)) for top in range(0, height, _BAND_ROWS)]
 
 
 def receptive_radius(model: BandRecursiveNet) -> int:

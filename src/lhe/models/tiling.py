@@ -2,8 +2,9 @@
 
 A network is run on windows of at most ``tile × tile`` pixels; each window carries ``overlap``
 pixels of context on each side and only its centre (the "core") is kept. Windows never reach
-outside the image: at the image border a window is shifted inwards instead of padded, so the
-network sees exactly the border it would see on the whole image. The result therefore equals
+outside the image: at the image border a window simply stops there, so the network sees exactly
+the border it would see on the whole image. Cores are balanced and each window is only as large
+as its core plus the context, so the pixels computed twice are just the overlaps. The result therefore equals
 whole-image inference (on the image padded to a multiple of ``multiple``) whenever ``overlap`` is
 at least the network's receptive-field radius, while memory is bounded by the tile size.
 """
@@ -53,15 +54,13 @@ def _windows_1d(length: int, tile: int, context: int, multiple: int) -> list[tup
     """
     if length <= tile:
         return [(0, length, 0, length)]
-    step = tile - 2 * context
-    count = math.ceil(length / step)
+    count = math.ceil(length / (tile - 2 * context))
     units, spare = divmod(length // multiple, count)  # balanced cores, in units of `multiple`
     spans = []
     start = 0
     for index in range(count):
         end = start + (units + (1 if index < spare else 0)) * multiple
-        window_start = min(max(start - context, 0), length - tile)
-        spans.append((start, end, window_start, window_start + tile))
+        spans.append((start, end, max(start - context, 0), min(end + context, length)))
         start = end
     return spans
 
@@ -78,9 +77,9 @@ def infer_tiled(
 
     The image is padded (reflect, or replicate when too small) on the bottom and right to a
     multiple of ``multiple``. Images that fit in one tile go through ``fn`` in one call. Larger
-    ones are cut into windows of exactly ``tile`` pixels per side (shorter only along a side that
-    fits in one tile) whose cores tile the image and which carry at least ``overlap`` pixels of
-    context on every side that is not the image border. The output therefore equals
+    ones are cut into windows of at most ``tile`` pixels per side whose balanced cores tile the
+    image and which carry ``overlap`` pixels (rounded up to ``multiple``) of context on every side
+    that is not the image border. The output therefore equals
     ``fn(padded image)`` cropped to ``H × W`` whenever ``overlap`` is at least the receptive-field
     radius of ``fn`` (in output pixels) and ``fn`` is shift-equivariant by ``multiple``.
 
