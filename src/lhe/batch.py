@@ -419,6 +419,7 @@ class Summary:
     results: list[JobResult]
     wall_seconds: float = 0.0
     aborted: str = ""  # a batch-wide error (a model that cannot load) that stopped the batch
+    engine: dict = field(default_factory=dict)  # what ran it: engine name, workers, model loads per worker
 
     @property
     def failed(self) -> int:
