@@ -143,6 +143,7 @@ class RayEngine:
         self.actors: list = []
         self.device = "cpu"
         self.info: dict = {"engine": "ray", "workers": 0, "model_loads": {}}
+        self.closing = False
         self._lock = threading.Lock()
 
     # The cluster ----------------------------------------------------------------------
@@ -164,11 +165,18 @@ class RayEngine:
             options: dict = {"log_to_driver": False, "logging_level": logging.ERROR}
             if starts_local:
                 options["include_dashboard"] = False
+            import signal
+
+            main = threading.current_thread() is threading.main_thread()
+            terminate = signal.getsignal(signal.SIGTERM) if main else None
             try:
                 ray.init(address=self.address, **options)
             except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
                 where = f"at {self.address}" if self.address else "(a local one)"
                 raise InputError(f"cannot start or reach the Ray cluster {where}: {str(exc).splitlines()[0][:200]}") from None
+            finally:
+                if main and terminate is not None:
+                    signal.signal(signal.SIGTERM, terminate)  # SIGTERM stops a job as Ctrl-C does, on both engines
             self.started = True
         self.ray = ray
         return ray
@@ -239,6 +247,8 @@ class RayEngine:
             try:
                 reply = self.ray.get(actor.run.remote(list(job.inputs), datas, job.output))
             except self.ray.exceptions.RayActorError as exc:
+                if self.closing:
+                    raise KeyboardInterrupt from None  # the job is being stopped: no retry
                 if retries:
                     raise WorkerLostError(
                         f"{job.label}: its worker died twice while processing it (killed, out of memory, or its node "
@@ -268,6 +278,7 @@ class RayEngine:
         """Stop the actors, and the cluster when this engine started it."""
         if self.ray is None:
             return
+        self.closing = True
         for actor in self.actors:
             try:
                 self.ray.kill(actor)
