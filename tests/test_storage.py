@@ -189,3 +189,26 @@ class TestCommands:
         result = runner.invoke(app, ["enhance", "memory://bucket/none/*.jpg", "-o", "memory://bucket/out/"])
         assert result.exit_code == 2
         assert result.stderr.strip().count("\n") == 0 and "no files match" in result.stderr
+
+    def test_merge_groups_by_capture_time_read_from_urls(self, memory, examples, tmp_path):
+        from PIL import Image as PILImage
+
+        frames = []
+        for index, source in enumerate(sorted((examples / "bracket").glob("*.jpg"))):
+            path = tmp_path / "brackets" / source.name
+            path.parent.mkdir(exist_ok=True)
+            with PILImage.open(source) as image:  # the examples carry exposure times; add capture times
+                exif = image.getexif()
+                exif.get_ifd(0x8769)[0x9003] = f"2024:05:01 10:00:0{index}"
+                exif[0x0132] = f"2024:05:01 10:00:0{index}"
+                image.save(path, quality=95, exif=exif)
+            frames.append(path)
+            _put(memory, f"/bucket/brackets/{path.name}", path.read_bytes())
+        local = runner.invoke(app, ["merge-exposures", *map(str, frames), "--group-gap", "30", "-o", str(tmp_path / "hdr") + "/", "-q"])
+        assert local.exit_code == 0, local.output
+        result = runner.invoke(app, ["merge-exposures", "memory://bucket/brackets/*.jpg", "--group-gap", "30",
+                                     "-o", "memory://bucket/hdr/", "--json", "-q"])
+        assert result.exit_code == 0, result.output
+        (record,) = [json.loads(line) for line in result.stdout.splitlines()]
+        assert record["frames"] == 3 and record["output"] == "memory://bucket/hdr/lobby_0.exr"
+        assert memory.cat("/bucket/hdr/lobby_0.exr") == (tmp_path / "hdr" / "lobby_0.exr").read_bytes()
