@@ -70,8 +70,7 @@ class Worker:
 
         from lhe import device
 
-        device._torch_threads = max(1, int(cpus))  # as the local engine's share of the cores
-        device.apply_thread_policy()
+        device.use_threads(cpus)  # as the local engine's share of the cores
         if files:
             folder = tempfile.mkdtemp(prefix="lhe-files-")
             paths = {}
