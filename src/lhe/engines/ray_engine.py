@@ -36,6 +36,9 @@ from lhe.errors import InputError, LheError, LheWarning
 
 __all__ = ["RayEngine", "Worker", "WorkerLostError"]
 
+#: Seconds a crashed actor is waited for while Ray restarts it (a model load included).
+_RESTART_WAIT = 300.0
+
 #: Where ``ray start`` records the cluster running on this machine (Ray joins it first).
 _CURRENT_CLUSTER = "/tmp/ray/ray_current_cluster"
 
@@ -228,6 +231,7 @@ class RayEngine:
             raise InputError(f"the Ray workers run lhe {', '.join(sorted(versions))} and this driver {__version__}; install the same lhe on every node")
         self.info.update(workers=count, pids=[pid for _, pid in ready])
         self.overwrite = pipeline.overwrite
+        self.live = count
         self.idle: queue.Queue = queue.Queue()
         for index, actor in enumerate(self.actors):
             self.idle.put((index, actor))
@@ -241,13 +245,14 @@ class RayEngine:
         datas = [read_source(name) for name in job.inputs]
         retries = 0
         while True:
-            index, actor = self.idle.get()
+            index, actor = self._take()
             began = time.perf_counter()  # the job's time, not its wait for a free worker
             try:
                 reply = self.ray.get(actor.run.remote(list(job.inputs), datas, job.output))
             except self.ray.exceptions.RayActorError as exc:
                 if self.closing:
                     raise KeyboardInterrupt from None  # the job is being stopped: no retry
+                self._return_when_ready(index, actor)  # Ray restarts it; no job goes to it meanwhile
                 if retries:
                     raise WorkerLostError(
                         f"{job.label}: its worker died twice while processing it (killed, out of memory, or its node "
@@ -256,8 +261,7 @@ class RayEngine:
                 retries += 1
                 warnings.warn(f"{job.label}: its worker died while processing it; retrying it once", LheWarning, stacklevel=1)
                 continue
-            finally:
-                self.idle.put((index, actor))  # Ray restarts a dead actor; calls wait for it
+            self.idle.put((index, actor))
             break
         if reply[0] == "error":
             _, exc, remote_traceback = reply
@@ -272,6 +276,38 @@ class RayEngine:
         write_encoded(data, job.output, overwrite=self.overwrite)
         extra = {**extra, "seconds": round(time.perf_counter() - began, 3)}
         return {**extra, "retries": retries} if retries else extra
+
+    def _take(self) -> tuple[int, Any]:
+        """An idle actor (waiting for one); WorkerLostError once none is left alive."""
+        while True:
+            try:
+                return self.idle.get(timeout=1.0)
+            except queue.Empty:
+                if self.closing:
+                    raise KeyboardInterrupt from None
+                if self.live == 0:
+                    raise WorkerLostError("every Ray worker of this job is lost and none restarted; "
+                                          "re-run with --skip-existing when the cluster is back") from None
+
+    def _return_when_ready(self, index: int, actor: Any) -> None:
+        """Put a crashed actor back once Ray has restarted it; drop it if it cannot be."""
+        exceptions = self.ray.exceptions
+        died = getattr(exceptions, "ActorDiedError", ())
+        deadline = time.monotonic() + _RESTART_WAIT
+        while not self.closing:
+            try:
+                self.ray.get(actor.ready.remote(), timeout=30)
+            except died:
+                break  # for good: Ray will not restart it
+            except (exceptions.RayActorError, exceptions.GetTimeoutError):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+                continue
+            self.idle.put((index, actor))
+            return
+        with self._lock:
+            self.live -= 1
 
     def close(self) -> None:
         """Stop the actors, and the cluster when this engine started it."""
