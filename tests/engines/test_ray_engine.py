@@ -115,6 +115,14 @@ class TestFailures:
         assert result.stderr.count("lhe: error:") == 1 and photos[1].name in result.stderr
         assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [photos[0].name, photos[2].name]
 
+    def test_cuda_on_a_cluster_without_gpus_is_one_line(self, cluster, tmp_path):
+        photos = small_jpegs(tmp_path / "in", 2)
+        result = runner.invoke(app, ["enhance", *map(str, photos), "-o", str(tmp_path / "out") + "/", "--engine", "ray",
+                                     "--device", "cuda", "--gpus-per-worker", "0.5"])
+        assert result.exit_code == 2
+        assert result.stderr == "lhe: error: --device cuda asked for, but the Ray cluster has no GPU; use --device cpu\n"
+        assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
     def test_worker_killed_mid_job_is_retried_once(self, cluster, tmp_path):
         photos = small_jpegs(tmp_path / "in", 10, size=(640, 480))
         local = _enhance(photos, tmp_path / "local", engine="local")
