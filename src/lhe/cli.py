@@ -66,8 +66,8 @@ def _options(
 
 
 # Options shared by the image commands.
-Inputs = Annotated[list[str], typer.Argument(help="Image files, folders, quoted glob patterns ('shoot/**/*.NEF'), or - for stdin.", show_default=False)]
-Output = Annotated[Optional[str], typer.Option("-o", "--output", help="Output file, folder (ends with /), or - for stdout. Default: NAME_<suffix>.<ext> next to each input.")]
+Inputs = Annotated[list[str], typer.Argument(help="Image files, folders, quoted glob patterns ('shoot/**/*.NEF'), fsspec URLs ('s3://bucket/shoot/**/*.NEF'), or - for stdin.", show_default=False)]
+Output = Annotated[Optional[str], typer.Option("-o", "--output", help="Output file, folder (ends with /), URL (s3://bucket/out/), or - for stdout. Default: NAME_<suffix>.<ext> next to each input.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
 JsonLines = Annotated[bool, typer.Option("--json", help="Print one JSON record per output on stdout.")]
@@ -75,7 +75,7 @@ Recursive = Annotated[bool, typer.Option("--recursive", "-r", help="Descend into
 Workers = Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Images processed in parallel (default: one per CPU core, at most 4; --engine ray: one worker per CPU of the cluster, or per GPU with --device cuda).")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
 Engine = Annotated[str, typer.Option("--engine", help="Where images are processed: " + "; ".join(f"{name} {what}" for name, what in ENGINES.items()) + ".")]
-Address = Annotated[Optional[str], typer.Option("--address", help="--engine ray: the cluster, HOST:PORT or ray://HOST:10001 (default: a running cluster, else a local one; 'local': a new local one). Inputs and outputs stay with this process.")]
+Address = Annotated[Optional[str], typer.Option("--address", help="--engine ray: the cluster, HOST:PORT or ray://HOST:10001 (default: a running cluster, else a local one; 'local': a new local one). This process reads the inputs and writes the outputs.")]
 GpusPerWorker = Annotated[Optional[float], typer.Option("--gpus-per-worker", help="--engine ray with GPUs: the share of a GPU each worker takes (default 1: one worker per GPU; 0.5: two).")]
 MaxPixels = Annotated[int, typer.Option("--max-pixels", min=1, help="Refuse images larger than this many pixels.")]
 MaxMemory = Annotated[Optional[str], typer.Option("--max-memory", help="Memory the batch may use, e.g. 8G (default: what the machine has available); images that would need more are refused before decoding.")]
