@@ -36,3 +36,17 @@ class TestShareCores:
         finally:
             torch.set_num_threads(before)
             device.share_cores(1)
+
+
+class TestUseThreads:
+    def test_sets_torch_threads_to_a_workers_cpus(self):
+        torch = pytest.importorskip("torch")
+        before = torch.get_num_threads()
+        try:
+            device.use_threads(1)
+            assert torch.get_num_threads() == 1
+            device.use_threads(0)  # never below one
+            assert torch.get_num_threads() == 1
+        finally:
+            torch.set_num_threads(before)
+            device.share_cores(1)

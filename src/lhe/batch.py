@@ -13,6 +13,9 @@ Hidden files (``.name``, macOS ``._name``), lhe's temporary files (``.lhe-*``) a
 outputs among the inputs (``NAME_<suffix>.*`` beside ``NAME.*``, or anything inside the
 output folder) are never inputs.
 
+Inputs and outputs may be fsspec URLs (``s3://bucket/shoot/**/*.NEF``, :mod:`lhe.storage`)
+under the same rules; ``file://`` URLs are local paths.
+
 Everything here runs before any image is processed: a batch that cannot finish (a collision,
 an output that exists, a format the target cannot hold) stops before the first model runs.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import posixpath
 import sys
 import time
 import traceback
@@ -30,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence, TextIO
 
+from lhe import storage
 from lhe.errors import InputError, LheError, ModelError, OutputError
 from lhe.io import STDIO, is_temporary_name, remove_active_temporaries, remove_stale_temporaries
 from lhe.formats import FORMAT_EXTENSIONS, RAW_EXTENSIONS, READ_ONLY_EXTENSIONS
@@ -116,8 +121,12 @@ def find_inputs(patterns: Sequence[str], *, recursive: bool = False, exclude: Se
         return not any(e != top and _inside(e, top) and _inside(absolute, e) for e in excluded)
 
     for pattern in patterns:
+        pattern = storage.local_path(pattern)
         if pattern == STDIO:
             found.append(InputFile(STDIO))
+            continue
+        if storage.is_url(pattern):
+            found.extend(_find_urls(pattern, recursive, [str(e) for e in exclude]))
             continue
         path = Path(pattern)
         if path.is_dir():
@@ -147,6 +156,30 @@ def find_inputs(patterns: Sequence[str], *, recursive: bool = False, exclude: Se
     if any(f.path == STDIO for f in ordered) and len(ordered) > 1:
         raise InputError("'-' (stdin) cannot be combined with other inputs")
     return ordered
+
+
+def _find_urls(pattern: str, recursive: bool, exclude: Sequence[str]) -> list[InputFile]:
+    """:func:`find_inputs` for one URL: the same filters (image extensions, hidden files,
+    temporary files, the output folder) on names relative to the glob's or folder's root."""
+    files, root, listed = storage.find_urls(pattern, recursive=recursive)
+    if not listed:
+        name = storage.url_name(pattern)
+        return [] if is_temporary_name(name) or name.startswith("._") else [InputFile(pattern)]
+    excluded = [e.rstrip("/") + "/" for e in exclude if storage.is_url(e)]
+    top = root.rstrip("/") + "/"
+    wanted = []
+    for url in files:
+        relative = url[len(top):] if url.startswith(top) else storage.url_name(url)
+        if Path(relative).suffix.lower() not in IMAGE_EXTENSIONS or _hidden(Path(relative)):
+            continue
+        if any(e != top and e.startswith(top) and url.startswith(e) for e in excluded):
+            continue
+        wanted.append(InputFile(url, root))
+    if not wanted:
+        if _GLOB_CHARS & set(pattern):
+            raise InputError(f"{pattern}: no files match this pattern")
+        raise InputError(f"{pattern}: folder holds no images" + ("" if recursive else " (use --recursive for subfolders)"))
+    return wanted
 
 
 def expand_inputs(patterns: Sequence[str], *, recursive: bool = False) -> list[str]:
@@ -221,10 +254,13 @@ class JobResult:
     fatal: bool = False  # a batch-wide failure (the model cannot load): reported once
 
 
-def output_folder(output: str | None, jobs_count: int) -> Path | None:
-    """The folder ``-o`` names (for ``jobs_count`` outputs), or None when it names a file."""
+def output_folder(output: str | None, jobs_count: int) -> Path | str | None:
+    """The folder ``-o`` names (for ``jobs_count`` outputs), or None when it names a file
+    (a URL stays a string)."""
     if output is None or output == STDIO:
         return None
+    if storage.is_url(output):
+        return output if jobs_count > 1 or output.endswith("/") or storage.isdir(output) else None
     if jobs_count > 1 or output.endswith(("/", os.sep)) or Path(output).is_dir():
         return Path(output)
     return None
@@ -235,14 +271,21 @@ def mirrored_folders(files: Sequence[InputFile]) -> dict[str, str]:
     to the tree's root (with several roots, relative to their common folder, so two cards'
     ``DCIM/IMG_0001.JPG`` land in ``card1/DCIM`` and ``card2/DCIM``). Files named directly
     go to the output folder itself."""
-    roots = sorted({os.path.abspath(f.root) for f in files if f.root is not None})
-    if not roots:
-        return {}
-    base = roots[0] if len(roots) == 1 else os.path.commonpath(roots)
     relative = {}
-    for item in files:
-        if item.root is not None:
+    local = [f for f in files if f.root is not None and not storage.is_url(f.root)]
+    roots = sorted({os.path.abspath(f.root) for f in local})
+    if roots:
+        base = roots[0] if len(roots) == 1 else os.path.commonpath(roots)
+        for item in local:
             folder = os.path.relpath(os.path.dirname(os.path.abspath(item.path)), base)
+            relative[item.path] = "" if folder == "." else folder
+    remote = [f for f in files if f.root is not None and storage.is_url(f.root)]
+    for protocol in sorted({storage.split_url(f.root)[0] for f in remote}):
+        same = [f for f in remote if storage.split_url(f.root)[0] == protocol]
+        roots = sorted({"/" + storage.split_url(f.root)[1].strip("/") for f in same})
+        base = roots[0] if len(roots) == 1 else posixpath.commonpath(roots)
+        for item in same:
+            folder = posixpath.relpath(posixpath.dirname("/" + storage.split_url(item.path)[1]), base)
             relative[item.path] = "" if folder == "." else folder
     return relative
 
@@ -280,17 +323,21 @@ def plan_outputs(
         first = group[0]
         stem = stdin_name if first == STDIO else Path(first).stem
         ext = extension(first)
-        if folder is not None:
+        if isinstance(folder, str):
+            target = storage.url_join(folder, relative.get(first, ""), f"{stem}{ext}")
+        elif folder is not None:
             target = folder / relative.get(first, "") / f"{stem}{ext}"
         elif output is not None:
-            target = Path(output)
+            target = output if storage.is_url(output) else Path(output)
         elif first == STDIO:
             raise InputError("input from stdin needs -o FILE or -o - for its output")
+        elif storage.is_url(first):
+            target = storage.url_join(storage.url_parent(first), f"{stem}_{suffix}{ext}")
         else:
             target = Path(first).with_name(f"{stem}_{suffix}{ext}")
         jobs.append(Job(list(group), str(target)))
     _check_targets(jobs, folder)
-    for parent in sorted({Path(job.output).parent for job in jobs}):
+    for parent in sorted({Path(job.output).parent for job in jobs if not storage.is_url(job.output)}):
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -305,16 +352,21 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _check_targets(jobs: Iterable[Job], folder: Path | None) -> None:
+def _key(name: str) -> str:
+    """One spelling per file: a resolved path, or a URL without a trailing slash."""
+    return name.rstrip("/") if storage.is_url(name) else str(Path(name).resolve())
+
+
+def _check_targets(jobs: Iterable[Job], folder: Path | str | None) -> None:
     jobs = list(jobs)
-    inputs = {Path(i).resolve(): Path(i) for job in jobs for i in job.inputs if i != STDIO}
+    inputs = {_key(i): i for job in jobs for i in job.inputs if i != STDIO}
+    local_inputs = [Path(i) for i in inputs.values() if not storage.is_url(i)]
     seen: dict[str, Job] = {}
     for job in jobs:
-        target = Path(job.output)
-        resolved = target.resolve()
-        if resolved in inputs or any(_same_file(target, i) for i in inputs.values()):
+        target = job.output
+        key = _key(target)
+        if key in inputs or (not storage.is_url(target) and any(_same_file(Path(target), i) for i in local_inputs)):
             raise OutputError(f"{target}: is one of the inputs; lhe never overwrites an input, choose another -o")
-        key = str(resolved)
         if key in seen:
             other = seen[key]
             hint = (
@@ -335,7 +387,11 @@ def apply_existing(jobs: Sequence[Job], *, skip_existing: bool, overwrite: bool)
         raise InputError("--skip-existing keeps existing outputs and --overwrite replaces them; give one of them")
     if overwrite:
         return
-    existing = [job for job in jobs if job.output != STDIO and os.path.lexists(job.output)]
+    urls = storage.existing([job.output for job in jobs if storage.is_url(job.output)])
+    existing = [
+        job for job in jobs
+        if job.output != STDIO and (job.output in urls if storage.is_url(job.output) else os.path.lexists(job.output))
+    ]
     if skip_existing:
         for job in existing:
             job.skip = True
@@ -352,9 +408,9 @@ def clean_stale_temporaries(jobs: Sequence[Job]) -> int:
     """Delete temporary files left in the output folders by killed lhe runs."""
     import tempfile
 
-    folders = {str(Path(job.output).parent) for job in jobs if job.output != STDIO}
-    if any(job.output == STDIO for job in jobs):
-        folders.add(tempfile.gettempdir())
+    folders = {str(Path(job.output).parent) for job in jobs if job.output != STDIO and not storage.is_url(job.output)}
+    if any(job.output == STDIO or storage.is_url(job.output) for job in jobs):
+        folders.add(tempfile.gettempdir())  # URL and stdout outputs are encoded there first
     return remove_stale_temporaries(sorted(folders))
 
 
@@ -363,6 +419,7 @@ class Summary:
     results: list[JobResult]
     wall_seconds: float = 0.0
     aborted: str = ""  # a batch-wide error (a model that cannot load) that stopped the batch
+    engine: dict = field(default_factory=dict)  # what ran it: engine name, workers, model loads per worker
 
     @property
     def failed(self) -> int:

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Callable, Iterator, Optional
 
 import typer
 
+from lhe.engines import ENGINES
 from lhe.errors import InputError, LheError, either
 from lhe.formats import LINEAR_FORMATS, writable_formats
 from lhe.hdr.operators import DEFAULT_TONEMAP_METHOD, TONEMAP_METHODS
@@ -65,14 +66,17 @@ def _options(
 
 
 # Options shared by the image commands.
-Inputs = Annotated[list[str], typer.Argument(help="Image files, folders, quoted glob patterns ('shoot/**/*.NEF'), or - for stdin.", show_default=False)]
-Output = Annotated[Optional[str], typer.Option("-o", "--output", help="Output file, folder (ends with /), or - for stdout. Default: NAME_<suffix>.<ext> next to each input.")]
+Inputs = Annotated[list[str], typer.Argument(help="Image files, folders, quoted glob patterns ('shoot/**/*.NEF'), fsspec URLs ('s3://bucket/shoot/**/*.NEF'), or - for stdin.", show_default=False)]
+Output = Annotated[Optional[str], typer.Option("-o", "--output", help="Output file, folder (ends with /), URL (s3://bucket/out/), or - for stdout. Default: NAME_<suffix>.<ext> next to each input.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
 JsonLines = Annotated[bool, typer.Option("--json", help="Print one JSON record per output on stdout.")]
 Recursive = Annotated[bool, typer.Option("--recursive", "-r", help="Descend into subfolders of folder inputs.")]
-Workers = Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Images processed in parallel (default: one per CPU core, at most 4).")]
+Workers = Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Images processed in parallel (default: one per CPU core, at most 4; --engine ray: one worker per CPU of the cluster, or per GPU with --device cuda).")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
+Engine = Annotated[str, typer.Option("--engine", help="Where images are processed: " + "; ".join(f"{name} {what}" for name, what in ENGINES.items()) + ".")]
+Address = Annotated[Optional[str], typer.Option("--address", help="--engine ray: the cluster, HOST:PORT or ray://HOST:10001 (default: a running cluster, else a local one; 'local': a new local one). This process reads the inputs and writes the outputs.")]
+GpusPerWorker = Annotated[Optional[float], typer.Option("--gpus-per-worker", help="--engine ray with GPUs: the share of a GPU each worker takes (default 1: one worker per GPU; 0.5: two).")]
 MaxPixels = Annotated[int, typer.Option("--max-pixels", min=1, help="Refuse images larger than this many pixels.")]
 MaxMemory = Annotated[Optional[str], typer.Option("--max-memory", help="Memory the batch may use, e.g. 8G (default: what the machine has available); images that would need more are refused before decoding.")]
 SkipExisting = Annotated[bool, typer.Option("--skip-existing", help="Keep outputs that already exist and make only the missing ones (for re-runs).")]
@@ -196,7 +200,7 @@ def _check_stdout_options(output: Optional[str], json_lines: bool) -> None:
 @app.command(
     help=(
         f"Brighten dark photos (learned {_default_model('enhance')} model by default).\n\n"
-        "Examples:\n\n\b\n  lhe enhance dark.jpg -o bright.jpg\n  lhe enhance dark.jpg --exposure -0.5 -o subtler.jpg\n  lhe enhance 'shoot/*.NEF' --model band-recursive -o out/ --workers 2\n  cat dark.jpg | lhe enhance - -o - --format png > bright.png"
+        "Examples:\n\n\b\n  lhe enhance dark.jpg -o bright.jpg\n  lhe enhance dark.jpg --exposure -0.5 -o subtler.jpg\n  lhe enhance 'shoot/*.NEF' --model band-recursive -o out/ --workers 2\n  lhe enhance 's3://bucket/shoot/**/*.NEF' -o s3://bucket/out/ --engine ray --skip-existing\n  cat dark.jpg | lhe enhance - -o - --format png > bright.png"
     )
 )
 @_guarded
@@ -216,6 +220,9 @@ def enhance(
     skip_existing: SkipExisting = False,
     recursive: Recursive = False,
     workers: Workers = None,
+    engine: Engine = "local",
+    address: Address = None,
+    gpus_per_worker: GpusPerWorker = None,
     max_pixels: MaxPixels = 300_000_000,
     max_memory: MaxMemory = None,
     quiet: Quiet = False,
@@ -228,7 +235,8 @@ def enhance(
         inputs, output, model=model, weights=weights, strength=strength, exposure=exposure, device=device, format=format,
         quality=quality, bit_depth=bit_depth, overwrite=overwrite, recursive=recursive, workers=workers,
         max_pixels=max_pixels, quiet=quiet, json_lines=json_lines, skip_existing=skip_existing,
-        max_memory=max_memory, output_profile=output_profile,
+        max_memory=max_memory, output_profile=output_profile, engine=engine, address=address,
+        gpus_per_worker=gpus_per_worker,
     ))
 
 
@@ -252,6 +260,9 @@ def expand_hdr(
     skip_existing: SkipExisting = False,
     recursive: Recursive = False,
     workers: Workers = None,
+    engine: Engine = "local",
+    address: Address = None,
+    gpus_per_worker: GpusPerWorker = None,
     max_pixels: MaxPixels = 300_000_000,
     max_memory: MaxMemory = None,
     quiet: Quiet = False,
@@ -263,7 +274,8 @@ def expand_hdr(
     _finish(commands.run_expand_hdr(
         inputs, output, model=model, weights=weights, device=device, format=format, float32=float32,
         overwrite=overwrite, recursive=recursive, workers=workers, max_pixels=max_pixels, quiet=quiet,
-        json_lines=json_lines, skip_existing=skip_existing, max_memory=max_memory,
+        json_lines=json_lines, skip_existing=skip_existing, max_memory=max_memory, engine=engine, address=address,
+        gpus_per_worker=gpus_per_worker,
     ))
 
 
@@ -301,6 +313,8 @@ def merge_exposures(
     skip_existing: SkipExisting = False,
     recursive: Recursive = False,
     workers: Workers = None,
+    engine: Engine = "local",
+    address: Address = None,
     max_pixels: MaxPixels = 300_000_000,
     max_memory: MaxMemory = None,
     quiet: Quiet = False,
@@ -326,7 +340,8 @@ def merge_exposures(
         align_model=align_model, fusion_weights=weights if fuse else None,
         format=format, float32=float32, overwrite=overwrite, recursive=recursive, workers=workers,
         max_pixels=max_pixels, quiet=quiet, json_lines=json_lines, skip_existing=skip_existing,
-        max_memory=max_memory, output_profile=output_profile,
+        max_memory=max_memory, output_profile=output_profile, engine=engine,
+        address=address,
     ))
 
 
@@ -352,6 +367,8 @@ def tonemap(
     skip_existing: SkipExisting = False,
     recursive: Recursive = False,
     workers: Workers = None,
+    engine: Engine = "local",
+    address: Address = None,
     max_pixels: MaxPixels = 300_000_000,
     max_memory: MaxMemory = None,
     quiet: Quiet = False,
@@ -364,7 +381,8 @@ def tonemap(
         inputs, output, method=method, exposure=exposure, saturation=saturation, gamma=gamma, format=format,
         quality=quality, bit_depth=bit_depth, overwrite=overwrite, recursive=recursive, workers=workers,
         max_pixels=max_pixels, quiet=quiet, json_lines=json_lines, skip_existing=skip_existing,
-        max_memory=max_memory, output_profile=output_profile,
+        max_memory=max_memory, output_profile=output_profile, engine=engine,
+        address=address,
     ))
 
 

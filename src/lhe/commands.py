@@ -6,18 +6,17 @@ whole batch the way the command line does.
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from lhe import batch
-from lhe.device import resolve_device, share_cores
+from lhe import batch, storage
+from lhe.engines import Pipeline, create_engine
 from lhe.errors import InputError, either
-from lhe.io import STDIO, Image, SizeLimit, check_target, read_capture_time, read_image, write_image
+from lhe.io import STDIO, Image, check_target, read_capture_time
 from lhe.formats import HDR_FORMATS, LINEAR_FORMATS, default_extension, display_formats, format_from_path, writable_formats
-from lhe.io.limits import available_memory, parse_size
 
 __all__ = ["run_enhance", "run_expand_hdr", "run_merge", "run_tonemap", "list_models", "import_checkpoint"]
 
@@ -30,28 +29,28 @@ _TONEMAP_BYTES = (96.0, 96.0)
 _MERGE_BYTES_PER_FRAME = (24.0, 24.0)
 
 
-def _workers(requested: Optional[int], jobs: int) -> int:
-    """Parallel images: as asked, else one per core (at most 4, never more than the jobs);
-    torch's own threads are then split between them (:func:`lhe.device.share_cores`)."""
-    workers = max(1, min(requested or min(os.cpu_count() or 1, 4), jobs))
-    share_cores(workers)
-    return workers
+def _engine(engine: str, *, workers: Optional[int], address: Optional[str], gpus_per_worker: Optional[float],
+            device: str, inputs: Sequence[str], output: Optional[str]):
+    """The engine a command runs on, its options checked before anything else is done."""
+    chosen = create_engine(engine, workers=workers, address=address, gpus_per_worker=gpus_per_worker, device=device)
+    if chosen.name != "local" and (STDIO in inputs or output == STDIO):
+        raise InputError(f"'-' (stdin/stdout) works with the local engine; --engine {chosen.name} runs batches of files and URLs")
+    return chosen
 
 
-def _size_limit(max_pixels: int, max_memory: Optional[str], workers: int, per_pixel: tuple[float, float]) -> SizeLimit:
-    """Both size limits of one image: ``--max-pixels``, and its share (one of ``workers``
-    images in flight) of ``--max-memory`` or of the memory the machine has available, at
-    ``per_pixel`` working bytes (8-bit, 16-bit/float input)."""
-    narrow, wide = per_pixel
-    total = parse_size(max_memory) if max_memory else available_memory()
-    if total is None:
-        return SizeLimit(max_pixels=max_pixels, bytes_per_pixel=narrow, bytes_per_pixel_wide=wide)
-    source = "--max-memory allows" if max_memory else "available"
-    if workers > 1:
-        source += f" to each of {workers} images in parallel"
-    return SizeLimit(max_pixels=max_pixels, max_memory=total // workers, bytes_per_pixel=narrow,
-                     bytes_per_pixel_wide=wide, memory_source=source)
-
+def _run(jobs: list[batch.Job], engine, pipeline: Pipeline, *, quiet: bool, json_lines: bool, label: str) -> batch.Summary:
+    """Run the jobs left to do on ``engine`` (started only when some are), then stop it."""
+    todo = sum(not job.skip for job in jobs)
+    try:
+        if todo:
+            work, workers = engine.start(pipeline, todo)
+        else:
+            work, workers = (lambda job: {}), 1
+        summary = batch.run_jobs(jobs, work, workers=workers, quiet=quiet, json_lines=json_lines, label=label)
+    finally:
+        engine.close()
+    summary.engine = dict(engine.info)
+    return summary
 
 def _extension(format: Optional[str], *, fallback: str, keep_input: bool) -> Callable[[str], str]:
     """Output extension for a job's first input: ``--format``, else the input's own format
@@ -95,6 +94,7 @@ def _plan(
     """Inputs → jobs, all checks that need no pixels done: inputs found (hidden, temporary
     and lhe's own output files left out), outputs named (trees mirrored), collisions and
     existing outputs handled, stale temporary files of killed runs removed."""
+    output = storage.local_path(output) if output else output
     exclude = [output] if output not in (None, STDIO) else []
     files = batch.find_inputs(inputs, recursive=recursive, exclude=exclude)
     files, own = batch.drop_own_outputs(files, suffix)
@@ -118,10 +118,11 @@ def _check_outputs(jobs: Sequence[batch.Job], *, format: Optional[str], stdout_f
             check_target(job.output, format=_target_format(job, format, stdout_format), overwrite=overwrite, **options)
 
 
+
 def _single_image_batch(
     inputs: Sequence[str],
     output: Optional[str],
-    transform: Callable[[Image], Image],
+    operation: Callable[[], functools.partial],
     *,
     suffix: str,
     extension: Callable[[str], str],
@@ -131,7 +132,7 @@ def _single_image_batch(
     overwrite: bool,
     skip_existing: bool,
     recursive: bool,
-    workers: Optional[int],
+    engine,
     max_pixels: int,
     max_memory: Optional[str],
     quiet: bool,
@@ -139,9 +140,11 @@ def _single_image_batch(
     label: str,
     per_pixel: tuple[float, float] = _TONEMAP_BYTES,
     prepare: Optional[Callable[[], tuple[float, float]]] = None,
+    files: tuple[str, ...] = (),
 ) -> batch.Summary:
     """``prepare`` (run once, only when some job is left to do) checks the model and device
-    and returns the model's working bytes per pixel, which replace ``per_pixel``."""
+    and returns the model's working bytes per pixel, which replace ``per_pixel``;
+    ``operation()`` then gives the picklable operation of one image."""
     jobs = _plan(inputs, output, suffix=suffix, extension=extension, recursive=recursive,
                  skip_existing=skip_existing, overwrite=overwrite, quiet=quiet)
     check_options = {k: v for k, v in write_options.items() if k in ("bit_depth", "output_profile")}
@@ -149,87 +152,114 @@ def _single_image_batch(
     todo = sum(not job.skip for job in jobs)
     if todo and prepare is not None:
         per_pixel = prepare()
-    workers = _workers(workers, max(todo, 1))
-    limit = _size_limit(max_pixels, max_memory, workers, per_pixel)
+    pipeline = Pipeline(operation(), format, stdout_format, write_options, overwrite, per_pixel, max_pixels, max_memory, files)
+    return _run(jobs, engine, pipeline, quiet=quiet, json_lines=json_lines, label=label)
 
-    def work(job: batch.Job) -> None:
-        image = read_image(job.inputs[0], limit=limit)
-        result = transform(image)
-        write_image(result, job.output, format=_target_format(job, format, stdout_format), overwrite=overwrite, **write_options)
 
-    return batch.run_jobs(jobs, work, workers=workers, quiet=quiet, json_lines=json_lines, label=label)
+# The operations a worker runs on a job's decoded inputs: module-level, bound with
+# functools.partial, so a pipeline pickles to a Ray worker.
+
+def _enhance_images(images: list[Image], **options) -> tuple[Image, dict]:
+    from lhe import api
+
+    return api.enhance(images[0], **options), {}
+
+
+def _expand_images(images: list[Image], **options) -> tuple[Image, dict]:
+    from lhe import api
+
+    return api.expand_hdr(images[0], **options), {}
+
+
+def _tonemap_images(images: list[Image], **options) -> tuple[Image, dict]:
+    from lhe import api
+
+    return api.tonemap(images[0], **options), {}
+
+
+def _merge_images(images: list[Image], **options) -> tuple[Image, dict]:
+    from lhe import api
+
+    return api.merge_exposures(images, **options), {"frames": len(images)}
 
 
 def run_enhance(inputs, output, *, model, weights, strength, exposure, device, format, quality, bit_depth, overwrite,
                 recursive, workers, max_pixels, quiet, json_lines, skip_existing=False, max_memory=None,
-                output_profile="srgb") -> batch.Summary:
+                output_profile="srgb", engine="local", address=None, gpus_per_worker=None) -> batch.Summary:
     from lhe import api
 
+    runner = _engine(engine, workers=workers, address=address, gpus_per_worker=gpus_per_worker, device=device,
+                     inputs=inputs, output=output)
     if format in HDR_FORMATS:
         raise InputError(f"enhance writes display images; --format {format} is for HDR, use {either(display_formats())}")
     chosen = {}
 
     def prepare() -> tuple[float, float]:  # model and device checked once, before the first image
-        chosen["device"] = resolve_device(device)
         chosen["model"] = api.check_model("enhance", model, weights)
+        chosen["device"] = runner.resolve_device(device)
         return api.working_bytes("enhance", chosen["model"])
 
-    def transform(image: Image) -> Image:
-        return api.enhance(image, model=chosen["model"], strength=strength, exposure=exposure, device=chosen["device"],
-                           weights=weights)
+    def operation() -> functools.partial:
+        return functools.partial(_enhance_images, model=chosen.get("model"), strength=strength, exposure=exposure,
+                                 device=chosen.get("device", "cpu"), weights=None if weights is None else str(weights))
 
     return _single_image_batch(
-        inputs, output, transform, suffix="enhanced",
+        inputs, output, operation, suffix="enhanced",
         extension=_extension(format, fallback=".png", keep_input=True), stdout_format="png", format=format,
         write_options={"quality": quality, "bit_depth": bit_depth, "output_profile": output_profile},
-        overwrite=overwrite, skip_existing=skip_existing, recursive=recursive, workers=workers, max_pixels=max_pixels,
-        max_memory=max_memory, quiet=quiet, json_lines=json_lines, label="Enhancing", prepare=prepare,
+        overwrite=overwrite, skip_existing=skip_existing, recursive=recursive, engine=runner, max_pixels=max_pixels,
+        max_memory=max_memory, quiet=quiet, json_lines=json_lines, label="Enhancing", prepare=prepare, files=("weights",),
     )
 
 
 def run_expand_hdr(inputs, output, *, model, weights, device, format, float32, overwrite, recursive, workers,
-                   max_pixels, quiet, json_lines, skip_existing=False, max_memory=None) -> batch.Summary:
+                   max_pixels, quiet, json_lines, skip_existing=False, max_memory=None, engine="local", address=None,
+                   gpus_per_worker=None) -> batch.Summary:
     from lhe import api
 
+    runner = _engine(engine, workers=workers, address=address, gpus_per_worker=gpus_per_worker, device=device,
+                     inputs=inputs, output=output)
     if format is not None and format not in LINEAR_FORMATS:
         raise InputError(f"expand-hdr writes HDR: --format must be {either(LINEAR_FORMATS)}, got '{format}'")
     chosen = {}
 
     def prepare() -> tuple[float, float]:
-        chosen["device"] = resolve_device(device)
         chosen["model"] = api.check_model("expand-hdr", model, weights)
+        chosen["device"] = runner.resolve_device(device)
         return api.working_bytes("expand-hdr", chosen["model"])
 
-    def transform(image: Image) -> Image:
-        return api.expand_hdr(image, model=chosen["model"], device=chosen["device"], weights=weights)
+    def operation() -> functools.partial:
+        return functools.partial(_expand_images, model=chosen.get("model"), device=chosen.get("device", "cpu"),
+                                 weights=None if weights is None else str(weights))
 
     return _single_image_batch(
-        inputs, output, transform, suffix="hdr",
+        inputs, output, operation, suffix="hdr",
         extension=_extension(format, fallback=".exr", keep_input=False), stdout_format="exr", format=format,
         write_options={"float32": float32 or format == "tiff", "bit_depth": 32 if format == "tiff" else None},
-        overwrite=overwrite, skip_existing=skip_existing, recursive=recursive, workers=workers, max_pixels=max_pixels,
-        max_memory=max_memory, quiet=quiet, json_lines=json_lines, label="Expanding", prepare=prepare,
+        overwrite=overwrite, skip_existing=skip_existing, recursive=recursive, engine=runner, max_pixels=max_pixels,
+        max_memory=max_memory, quiet=quiet, json_lines=json_lines, label="Expanding", prepare=prepare, files=("weights",),
     )
 
 
 def run_tonemap(inputs, output, *, method, exposure, saturation, gamma, format, quality, bit_depth, overwrite,
                 recursive, workers, max_pixels, quiet, json_lines, skip_existing=False, max_memory=None,
-                output_profile="srgb") -> batch.Summary:
-    from lhe import api
+                output_profile="srgb", engine="local", address=None) -> batch.Summary:
     from lhe.hdr.tonemap import validate_tonemap_method
 
+    runner = _engine(engine, workers=workers, address=address, gpus_per_worker=None, device="cpu", inputs=inputs,
+                     output=output)
     if format in HDR_FORMATS:
         raise InputError(f"tonemap writes display images; --format {format} is HDR, use {either(display_formats())}")
     validate_tonemap_method(method)
 
-    def transform(image: Image) -> Image:
-        return api.tonemap(image, method=method, exposure=exposure, saturation=saturation, gamma=gamma)
+    def operation() -> functools.partial:
+        return functools.partial(_tonemap_images, method=method, exposure=exposure, saturation=saturation, gamma=gamma)
 
     return _single_image_batch(
-        inputs, output, transform, suffix="tonemapped",
+        inputs, output, operation, suffix="tonemapped",
         extension=_extension(format, fallback=".jpg", keep_input=False), stdout_format="png", format=format,
         write_options={"quality": quality, "bit_depth": bit_depth, "output_profile": output_profile},
-        overwrite=overwrite, skip_existing=skip_existing, recursive=recursive, workers=workers, max_pixels=max_pixels,
+        overwrite=overwrite, skip_existing=skip_existing, recursive=recursive, engine=runner, max_pixels=max_pixels,
         max_memory=max_memory, quiet=quiet, json_lines=json_lines, label="Tone mapping",
     )
 
@@ -237,15 +267,19 @@ def run_tonemap(inputs, output, *, method, exposure, saturation, gamma, format, 
 def run_merge(inputs, output, *, times, exposures, response, save_response, align, deghost, reference, group,
               group_gap, fuse, format, float32, overwrite, recursive, workers, max_pixels, quiet,
               json_lines, skip_existing=False, max_memory=None, output_profile="srgb", align_model="euclidean",
-              fusion_weights=None) -> batch.Summary:
-    from lhe import api
+              fusion_weights=None, engine="local", address=None) -> batch.Summary:
     from lhe.hdr.align import validate_align_model
 
+    runner = _engine(engine, workers=workers, address=address, gpus_per_worker=None, device="cpu", inputs=inputs,
+                     output=output)
     validate_align_model(align_model)
     if fuse and format in HDR_FORMATS:
         raise InputError(f"--fuse writes a display picture; use --format {either(display_formats())}")
     if not fuse and output_profile != "srgb":
         raise InputError("--output-profile applies to --fuse pictures; a merged HDR image holds linear Rec. 709")
+    if save_response is not None and runner.name != "local":
+        raise InputError("--save-response writes on the machine that merges; calibrate one bracket with the local engine, "
+                         "then pass --response FILE to the batch")
 
     def grouping(files: list[str]) -> list[list[str]]:
         if STDIO in files:
@@ -270,23 +304,18 @@ def run_merge(inputs, output, *, times, exposures, response, save_response, alig
     _check_outputs(jobs, format=format, stdout_format=stdout_format, overwrite=overwrite,
                    output_profile=output_profile if fuse else "srgb")
     todo = [job for job in jobs if not job.skip]
-    workers = _workers(workers, max(len(todo), 1))
     frames_most = max((len(job.inputs) for job in todo), default=1)
     narrow, wide = _MERGE_BYTES_PER_FRAME
-    limit = _size_limit(max_pixels, max_memory, workers, (narrow * frames_most, wide * frames_most))
-
-    def work(job: batch.Job) -> dict:
-        frames = [read_image(f, limit=limit) for f in job.inputs]
-        merged = api.merge_exposures(
-            frames, times=times, exposures=exposures, response=response, save_response=save_response,
-            align=align, deghost=deghost, reference=reference, fuse=fuse, align_model=align_model,
-            fusion_weights=fusion_weights,
-        )
-        write_image(merged, job.output, format=_target_format(job, format, stdout_format), overwrite=overwrite,
-                    float32=float32, output_profile=output_profile if fuse else "srgb")
-        return {"frames": len(frames)}
-
-    return batch.run_jobs(jobs, work, workers=workers, quiet=quiet, json_lines=json_lines, label="Merging")
+    response_file = response not in ("auto", "srgb", "linear")
+    operation = functools.partial(
+        _merge_images, times=times, exposures=exposures, response=response, save_response=save_response,
+        align=align, deghost=deghost, reference=reference, fuse=fuse, align_model=align_model,
+        fusion_weights=fusion_weights,
+    )
+    pipeline = Pipeline(operation, format, stdout_format, {"float32": float32, "output_profile": output_profile if fuse else "srgb"},
+                        overwrite, (narrow * frames_most, wide * frames_most), max_pixels, max_memory,
+                        ("response",) if response_file else ())
+    return _run(jobs, runner, pipeline, quiet=quiet, json_lines=json_lines, label="Merging")
 
 
 def list_models(*, json_lines: bool = False) -> None:

@@ -12,7 +12,9 @@ import sys
 
 from lhe.errors import InputError
 
-__all__ = ["resolve_device", "nvidia_device_present", "share_cores", "apply_thread_policy", "follow_torch_threads"]
+__all__ = [
+    "resolve_device", "nvidia_device_present", "share_cores", "use_threads", "apply_thread_policy", "follow_torch_threads",
+]
 
 _torch_threads: int | None = None
 
@@ -46,6 +48,14 @@ def share_cores(workers: int) -> None:
     when torch is loaded, so a run that never needs torch never imports it)."""
     global _torch_threads
     _torch_threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
+    apply_thread_policy()
+
+
+def use_threads(threads: int) -> None:
+    """Run torch (and numba, which follows it) on ``threads`` threads: a Ray worker holding
+    that many CPUs, as each of the local engine's parallel images holds its share."""
+    global _torch_threads
+    _torch_threads = max(1, int(threads))
     apply_thread_policy()
 
 

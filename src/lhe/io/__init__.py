@@ -37,6 +37,9 @@ __all__ = [
     "read_image",
     "read_capture_time",
     "write_image",
+    "encode_image",
+    "write_encoded",
+    "read_source",
     "check_target",
     "DEFAULT_MAX_PIXELS",
     "STDIO",
@@ -59,11 +62,15 @@ def _host() -> str:
     return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
 
 
-def _load_source(source: str | Path | bytes) -> tuple[bytes | None, Path | None, str]:
+def _load_source(source: str | Path | bytes, name: str | None = None) -> tuple[bytes | None, Path | None, str]:
     if isinstance(source, bytes):
-        return source, None, "<bytes>"
+        return source, None, name or "<bytes>"
     if str(source) == STDIO:
         return sys.stdin.buffer.read(), None, "<stdin>"
+    from lhe import storage
+
+    if storage.is_url(str(source)):
+        return storage.read_bytes(str(source)), None, str(source)
     path = Path(source)
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -81,16 +88,20 @@ def read_image(
     max_memory: int | None = None,
     bytes_per_pixel: float = DEFAULT_BYTES_PER_PIXEL,
     limit: SizeLimit | None = None,
+    name: str | None = None,
 ) -> Image:
-    """Read an image file, ``-`` (stdin) or encoded bytes.
+    """Read an image file, an fsspec URL (:mod:`lhe.storage`), ``-`` (stdin) or encoded bytes.
 
     Args:
-        source: a path, ``"-"`` for standard input, or the encoded file's bytes.
+        source: a path, a URL (``s3://bucket/a.jpg``), ``"-"`` for standard input, or the
+            encoded file's bytes.
         max_pixels: refuse images with more pixels than this before decoding them.
         max_memory: refuse, before decoding, images whose working memory
             (``bytes_per_pixel`` per pixel) would exceed this many bytes; None: no limit.
         bytes_per_pixel: the working-memory estimate per pixel of what will be done with it.
         limit: all three limits at once (overrides the three arguments above).
+        name: for bytes, the file's name (a path or URL): named in messages, and its
+            extension tells TIFF-based RAW files from TIFF, as a path's does.
 
     Returns:
         An :class:`Image`: display-referred sRGB for 8/16-bit formats, scene-linear Rec. 709
@@ -101,7 +112,7 @@ def read_image(
         InputError: missing, empty, unrecognised, animated, truncated or too large input.
     """
     limit = limit or SizeLimit(max_pixels=max_pixels, max_memory=max_memory, bytes_per_pixel=bytes_per_pixel)
-    data, path, name = _load_source(source)
+    data, path, name = _load_source(source, name)
     if data is not None and not data:
         raise InputError(f"{name}: no data")
     if path is not None:
@@ -110,7 +121,7 @@ def read_image(
     else:
         head = data[:32]
     fmt = sniff_format(head)
-    extension = path.suffix.lower() if path else ""
+    extension = path.suffix.lower() if path else os.path.splitext(name)[1].lower() if name[:1] != "<" else ""
     if extension in RAW_EXTENSIONS and fmt in (None, "tiff", "raw"):
         fmt = "raw"
     if fmt is None:
@@ -121,13 +132,24 @@ def read_image(
         expected = f" (expected {format_from_path(path).upper()} for '{extension}')" if path and _known(path) else ""
         raise InputError(f"{name}: not an image lhe can read{expected}; the content is not a known image format")
     image = _decode(fmt, data if data is not None else path, name, limit)
-    image.meta.source = path
+    image.meta.source = path if path is not None or name[:1] == "<" else name
     return image
+
+
+def read_source(source: str | Path) -> bytes:
+    """The encoded bytes of a path or URL, with :func:`read_image`'s checks and messages
+    (an engine sends them to a worker that has no access to the file)."""
+    data, path, _ = _load_source(source)
+    return data if data is not None else path.read_bytes()
 
 
 def read_capture_time(path: str | Path) -> str | None:
     """The EXIF/RAW capture time (``YYYY:MM:DD HH:MM:SS``) of a file, read from its header
     only (no pixel decoding), for grouping brackets by time; None when it has none."""
+    from lhe import storage
+
+    if storage.is_url(str(path)):
+        return _capture_time_of_url(str(path))
     path = Path(path)
     _load_source(path)
     if path.suffix.lower() in RAW_EXTENSIONS:
@@ -145,6 +167,37 @@ def read_capture_time(path: str | Path) -> str | None:
             return read_pil_metadata(pil, "").capture_time
     except Exception as exc:  # not an image Pillow can open: no EXIF to read
         raise InputError(f"{path}: cannot read its EXIF capture time ({str(exc).splitlines()[0]})") from exc
+
+
+def _capture_time_of_url(url: str) -> str | None:
+    """A URL's capture time: RAW files are fetched whole (LibRaw reads from memory), other
+    files through a reader that fetches the header only."""
+    from lhe import storage
+
+    if Path(url).suffix.lower() in RAW_EXTENSIONS:
+        import io as _io
+
+        import rawpy
+
+        from lhe.io.raw import _metadata
+
+        try:
+            with rawpy.imread(_io.BytesIO(storage.read_bytes(url))) as raw:
+                return _metadata(raw).capture_time
+        except (rawpy.LibRawError, OSError, ValueError) as exc:
+            raise InputError(f"{url}: cannot read its capture time ({str(exc).splitlines()[0]})") from exc
+    from PIL import Image as PILImage
+
+    from lhe.io.ldr import _enable_heif
+    from lhe.io.metadata import read_pil_metadata
+
+    _enable_heif()
+    with storage.open_url(url) as handle:
+        try:
+            with PILImage.open(handle) as pil:
+                return read_pil_metadata(pil, "").capture_time
+        except Exception as exc:  # not an image Pillow can open: no EXIF to read
+            raise InputError(f"{url}: cannot read its EXIF capture time ({str(exc).splitlines()[0]})") from exc
 
 
 def _known(path: Path) -> bool:
@@ -201,12 +254,13 @@ def write_image(
     output_profile: str = "srgb",
     stdout: BinaryIO | None = None,
 ) -> Path | None:
-    """Encode ``image`` to ``target`` atomically (``-`` writes to standard output).
+    """Encode ``image`` to ``target`` atomically (``-`` writes to standard output; a URL is
+    encoded to a local temporary file and uploaded in one piece, :func:`lhe.storage.put_file`).
 
     Args:
         image: the image; linear images are sRGB-encoded for LDR formats, display images are
             linearised for EXR/HDR/float TIFF.
-        target: output path or ``"-"``.
+        target: output path, fsspec URL or ``"-"``.
         format: format name overriding the extension (required for ``-``): jpeg, png, tiff,
             webp, heif, exr, hdr.
         overwrite: replace an existing file; otherwise an existing target is an OutputError.
@@ -218,13 +272,16 @@ def write_image(
         stdout: the stream ``-`` writes to (default ``sys.stdout.buffer``).
 
     Returns:
-        The path written, or None for stdout.
+        The path written, or None for stdout or a URL.
 
     Raises:
         OutputError: a bad target (exists, folder missing, format or depth it cannot hold) or
             a failed write (disk full, read-only folder, closed stdout); nothing is left behind.
     """
+    from lhe import storage
+
     to_stdout = str(target) == STDIO
+    url = str(target) if storage.is_url(str(target)) else None
     fmt = check_target(target, format=format, bit_depth=bit_depth, overwrite=overwrite, output_profile=output_profile,
                        terminal_check=stdout is None)
     if image.alpha is not None and fmt not in _alpha_formats():
@@ -232,40 +289,92 @@ def write_image(
             f"{image.meta.source or 'input'}: alpha channel dropped ({fmt.upper()} has none; png, tiff, webp and exr keep it)",
             LheWarning, stacklevel=2,
         )
-    if to_stdout:
-        folder, final = Path(tempfile.gettempdir()), None
-    else:
-        final = Path(target)
-        folder = final.parent
+    final = None if to_stdout or url else Path(target)
+    label = url or final or "stdout"
+    with _temporary(final.parent if final is not None else Path(tempfile.gettempdir()), default_extension(fmt), label) as temporary:
+        try:
+            _encode(image, temporary, fmt, bit_depth=bit_depth, float32=float32, quality=quality, output_profile=output_profile)
+        except OSError as exc:
+            raise WriteError(f"{label}: cannot write ({_reason(exc)}); nothing was written") from exc
+        _publish(temporary, target, overwrite=overwrite, stdout=stdout)
+    return final
+
+
+@contextlib.contextmanager
+def _temporary(folder: Path, suffix: str, label: object) -> Iterator[Path]:
+    """A temporary file named like lhe's (removed on interrupt, or by the next run if killed)."""
     try:
-        handle = tempfile.NamedTemporaryFile(dir=folder, prefix=_temp_prefix(), suffix=default_extension(fmt), delete=False)
+        handle = tempfile.NamedTemporaryFile(dir=folder, prefix=_temp_prefix(), suffix=suffix, delete=False)
     except OSError as exc:
-        raise WriteError(f"{final or 'stdout'}: cannot write in {folder} ({_reason(exc)})") from exc
+        raise WriteError(f"{label}: cannot write in {folder} ({_reason(exc)})") from exc
     handle.close()
     temporary = Path(handle.name)
     with _ACTIVE_LOCK:
         _ACTIVE.add(temporary)
     try:
-        try:
-            _encode(image, temporary, fmt, bit_depth=bit_depth, float32=float32, quality=quality, output_profile=output_profile)
-        except OSError as exc:
-            raise WriteError(f"{final or 'stdout'}: cannot write ({_reason(exc)}); nothing was written") from exc
-        if final is None:
-            _copy_to_stdout(temporary, stdout)
-        else:
-            try:
-                os.chmod(temporary, 0o644 & ~_UMASK)
-                if not overwrite and final.exists():  # appeared while this image was processed
-                    raise OutputError(f"{final}: already exists; pass --overwrite to replace it")
-                os.replace(temporary, final)
-            except OSError as exc:
-                raise WriteError(f"{final}: cannot write ({_reason(exc)}); nothing was written") from exc
+        yield temporary
     finally:
         with _ACTIVE_LOCK:
             _ACTIVE.discard(temporary)
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
-    return final
+
+
+def _publish(temporary: Path, target: str | Path, *, overwrite: bool, stdout: BinaryIO | None = None) -> None:
+    """Move a finished temporary file to its target in one step: a rename in the target's
+    folder, one upload for a URL, a copy to stdout for ``-``."""
+    from lhe import storage
+
+    if str(target) == STDIO:
+        _copy_to_stdout(temporary, stdout)
+        return
+    if storage.is_url(str(target)):
+        storage.put_file(str(temporary), str(target), overwrite=overwrite)
+        return
+    final = Path(target)
+    try:
+        os.chmod(temporary, 0o644 & ~_UMASK)
+        if not overwrite and final.exists():  # appeared while this image was processed
+            raise OutputError(f"{final}: already exists; pass --overwrite to replace it")
+        os.replace(temporary, final)
+    except OSError as exc:
+        raise WriteError(f"{final}: cannot write ({_reason(exc)}); nothing was written") from exc
+
+
+def encode_image(image: Image, fmt: str, **options) -> bytes:
+    """The bytes :func:`write_image` would write for ``image`` in format ``fmt``
+    (``options``: ``bit_depth``, ``float32``, ``quality``, ``output_profile``), touching no
+    output: a worker encodes, and the process that owns the output writes it
+    (:func:`write_encoded`)."""
+    default_extension(fmt)  # a format lhe writes
+    if image.alpha is not None and fmt not in _alpha_formats():
+        warnings.warn(
+            f"{image.meta.source or 'input'}: alpha channel dropped ({fmt.upper()} has none; png, tiff, webp and exr keep it)",
+            LheWarning, stacklevel=2,
+        )
+    settings = {"bit_depth": None, "float32": False, "quality": 95, "output_profile": "srgb", **options}
+    with _temporary(Path(tempfile.gettempdir()), default_extension(fmt), "encoding") as temporary:
+        try:
+            _encode(image, temporary, fmt, **settings)
+        except OSError as exc:
+            raise WriteError(f"encoding {fmt.upper()}: cannot write a temporary file ({_reason(exc)})") from exc
+        return temporary.read_bytes()
+
+
+def write_encoded(data: bytes, target: str | Path, *, overwrite: bool = False, stdout: BinaryIO | None = None) -> None:
+    """Write an encoded image (:func:`encode_image`) to a path, URL or ``-`` atomically, as
+    :func:`write_image` does."""
+    from lhe import storage
+
+    final = None if str(target) == STDIO or storage.is_url(str(target)) else Path(target)
+    label = final or target
+    with _temporary(final.parent if final is not None else Path(tempfile.gettempdir()), Path(str(target)).suffix, label) as temporary:
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+        except OSError as exc:
+            raise WriteError(f"{label}: cannot write ({_reason(exc)}); nothing was written") from exc
+        _publish(temporary, target, overwrite=overwrite, stdout=stdout)
 
 
 def check_target(
@@ -314,6 +423,11 @@ def check_target(
         if terminal_check and _stdout_is_terminal():
             raise OutputError("refusing to write image data to a terminal; redirect stdout (> out.png) or pipe it")
         return fmt
+    from lhe import storage
+
+    if storage.is_url(str(target)):
+        storage.check_url(str(target))
+        return fmt  # existing outputs were listed when the batch was planned; object stores have no folders
     final = Path(target)
     if final.exists() and not overwrite:
         raise OutputError(f"{final}: already exists; pass --overwrite to replace it")
