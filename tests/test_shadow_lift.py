@@ -8,10 +8,13 @@ import torch
 
 from lhe.color import linear_to_srgb, srgb_to_linear
 from lhe.shadow_lift import (
-    BRIGHT_LOG2,
     CEILING,
+    BRIGHT_LOG2,
     DEAD_ZONE,
+    KEY_LOG2,
+    KEY_WEIGHT,
     KNEE,
+    exposure_deficit,
     lift_map,
     protect_highlights,
     small_log_luminance,
@@ -20,11 +23,11 @@ from lhe.shadow_lift import (
 
 
 def _scene(seed: int = 0, size: int = 96) -> np.ndarray:
-    """A textured linear scene whose 90th percentile of luminance sits at BRIGHT_LOG2."""
+    """A textured linear scene exposed as the operator wants it (no exposure deficit)."""
     rng = np.random.default_rng(seed)
-    linear = rng.uniform(0.3, 1.0, (size, size, 3)).astype(np.float32)
-    lum = linear @ np.array([0.2126, 0.7152, 0.0722], np.float32)
-    return linear * np.float32(2.0**BRIGHT_LOG2 / np.percentile(lum, 90))
+    linear = rng.uniform(0.3, 1.0, (size, size, 3)).astype(np.float32) * np.float32(0.5)
+    deficit = exposure_deficit(small_log_luminance(linear_to_srgb(linear)))
+    return linear * np.float32(2.0**deficit)
 
 
 class TestProtectHighlights:
@@ -93,6 +96,19 @@ class TestLiftMap:
         linear[40:56, 40:56] = 1.0  # a lamp at white
         lift = lift_map(small_log_luminance(linear_to_srgb(linear)))
         assert lift[lift.shape[0] // 2, lift.shape[1] // 2] < 0.5 * lift[5, 5]
+
+
+class TestExposureDeficit:
+    def test_known_answer(self):
+        # Half the pixels at 2^-3, half at 2^-5: 90th percentile −3, mean 2^-3 · 5/8.
+        log_lum = np.array([-3.0, -5.0] * 50)
+        bright = BRIGHT_LOG2 + 3.0
+        key = KEY_LOG2 - np.log2(0.125 * 5 / 8)
+        assert exposure_deficit(log_lum) == pytest.approx((1 - KEY_WEIGHT) * bright + KEY_WEIGHT * key)
+
+    def test_shifts_with_exposure(self):
+        log_lum = np.random.default_rng(5).uniform(-8, -1, (20, 30))
+        assert exposure_deficit(log_lum - 2.5) == pytest.approx(exposure_deficit(log_lum) + 2.5)
 
 
 class TestSmallLogLuminance:
