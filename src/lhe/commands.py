@@ -240,6 +240,7 @@ def run_merge(inputs, output, *, times, exposures, response, save_response, alig
               fusion_weights=None) -> batch.Summary:
     from lhe import api
     from lhe.hdr.align import validate_align_model
+    from lhe.hdr.exposure import MissingExposureError
 
     validate_align_model(align_model)
     if fuse and format in HDR_FORMATS:
@@ -256,8 +257,12 @@ def run_merge(inputs, output, *, times, exposures, response, save_response, alig
             groups = batch.group_by_capture_time(files, [read_capture_time(f) for f in files], group_gap)
         else:
             groups = [files]
-        if (times or exposures) and len(groups) > 1 and len({len(g) for g in groups}) != 1:
+        given = times if times is not None else exposures
+        if given is not None and len(groups) > 1 and len({len(g) for g in groups}) != 1:
             raise InputError("--times/--exposures apply to every bracket, so all brackets must have the same size")
+        if given is not None and groups and len(given) != len(groups[0]):
+            option = "--times" if times is not None else "--exposures"
+            raise InputError(f"{option} has {len(given)} values but there are {len(groups[0])} frames; give one per frame")
         return groups
 
     fallback = ".jpg" if fuse else ".exr"
@@ -277,11 +282,16 @@ def run_merge(inputs, output, *, times, exposures, response, save_response, alig
 
     def work(job: batch.Job) -> dict:
         frames = [read_image(f, limit=limit) for f in job.inputs]
-        merged = api.merge_exposures(
-            frames, times=times, exposures=exposures, response=response, save_response=save_response,
-            align=align, deghost=deghost, reference=reference, fuse=fuse, align_model=align_model,
-            fusion_weights=fusion_weights,
-        )
+        try:
+            merged = api.merge_exposures(
+                frames, times=times, exposures=exposures, response=response, save_response=save_response,
+                align=align, deghost=deghost, reference=reference, fuse=fuse, align_model=align_model,
+                fusion_weights=fusion_weights,
+            )
+        except MissingExposureError as exc:
+            raise InputError(
+                f"{exc.missing}; pass --times 1/60,1/15,1/4 (seconds) or --exposures -2,0,2 (stops), one per frame"
+            ) from None
         write_image(merged, job.output, format=_target_format(job, format, stdout_format), overwrite=overwrite,
                     float32=float32, output_profile=output_profile if fuse else "srgb")
         return {"frames": len(frames)}

@@ -115,7 +115,7 @@ def _pyramid_depth(height: int, width: int) -> int:
 
 
 def _reduce(image: np.ndarray) -> np.ndarray:
-    from lhe.hdr._kernels import pyramid_reduce_kernel
+    from lhe.kernels.hdr import pyramid_reduce_kernel
 
     half_width = (image.shape[1] + 1) // 2
     out = np.empty(((image.shape[0] + 1) // 2, half_width, image.shape[2]), np.float32)
@@ -216,7 +216,7 @@ def fuse_exposures_Mertens2007(
         P. J. Burt and E. H. Adelson, "The Laplacian Pyramid as a Compact Image Code", IEEE
         Transactions on Communications, 1983.
     """
-    from lhe.hdr._kernels import (
+    from lhe.kernels.hdr import (
         bilinear_grid,
         fusion_frame8_kernel,
         fusion_frame_kernel,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lhe.hdr._kernels import (
+from lhe.kernels.hdr import (
     bilinear_grid,
     block_log_luminance_kernel,
     local_tonemap_kernel,

@@ -1,5 +1,6 @@
-"""Compiled per-pixel loops of the HDR merge and the local tone mapper (numba; compiled on
-first use, cached on disk).
+"""Compiled per-pixel loops of :mod:`lhe.hdr`: the exposure merge, alignment, exposure-fusion
+pyramids and the tone mappers (numba, imported and compiled on first use, cached on disk;
+torch-free).
 
 The merge is a handful of table lookups per pixel and frame, the tone mapper a few arithmetic
 operations per pixel; as numpy expressions each makes ten or more passes over the image, as one
