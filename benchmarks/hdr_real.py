@@ -224,6 +224,8 @@ def worker(kind: str, folder: Path, names: list[str], times: list[float], out: P
         scene = np.repeat(rng.random((96, 128, 1)), 3, axis=2) * 0.5 + 0.05
         gains = [2.0 ** (i - len(names) // 2) for i in range(len(names))]
         tiny = [np.clip(np.roll(scene, (i % 3, -(i % 2)), axis=(0, 1)) * g * 255, 0, 255).astype(np.uint8) for i, g in enumerate(gains)]
+        for i, frame in enumerate(tiny):  # a moving square: the ghost kernels load too
+            frame[20 + 4 * i : 44 + 4 * i, 30:60] = 40 if i % 2 else 200
         merge_exposures(tiny, gains)
         fuse_exposures_Mertens2007(tiny, exposures=gains)
         tonemap(scene.astype(np.float32))
