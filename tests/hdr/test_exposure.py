@@ -92,6 +92,10 @@ class TestResolveExposures:
         with pytest.raises(MissingExposureError, match=r"b\.jpg.*exposure time.*exposure value") as caught:
             resolve_exposures(2, metadata=[0.5, None], names=["a.jpg", "b.jpg"])
         assert caught.value.frames == ["b.jpg"] and isinstance(caught.value, InputError)
+        import pickle
+
+        copy = pickle.loads(pickle.dumps(caught.value))
+        assert copy.frames == ["b.jpg"] and str(copy) == str(caught.value)
 
     def test_count_mismatch(self):
         with pytest.raises(InputError, match="2 exposure times for 3 frames"):

@@ -44,6 +44,9 @@ class MissingExposureError(InputError):
         self.missing = f"exposure time missing for {', '.join(self.frames)}: no EXIF/RAW exposure data"
         super().__init__(f"{self.missing}; give each frame's exposure time (seconds) or exposure value (stops)")
 
+    def __reduce__(self):  # pickles with its frames (batches may run on other processes)
+        return type(self), (self.frames,)
+
 
 def relative_exposure(exposure_time: float, f_number: float | None = None, iso: float | None = None) -> float:
     """Light collected by one frame, ``t · ISO / N²`` (N = 1 and ISO = 100 when unknown).
