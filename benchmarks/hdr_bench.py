@@ -16,7 +16,16 @@ separately, the merge call is what is compared). Tone mapping
 times ``lhe.hdr.tonemap.tonemap(method="local")`` against ``cv2.createTonemapReinhard().process`` on
 the same 12-megapixel float32 image (the default photographic operator is timed too).
 
-Run: ``python benchmarks/hdr_bench.py`` (``--quick`` for fewer images and repeats).
+Exposure fusion (``--fuse``, the issue's 16 × 12 MP case): a 16-frame tripod JPEG bracket
+(4000×3000, half-stop steps from −4 to +3.5 EV, same camera model) is fused by
+``lhe.hdr.fuse_exposures_Mertens2007`` (defaults: alignment and ghost removal on, exposure
+times given) and by OpenCV's ``MergeMertens``, each in a fresh process that reads the JPEGs,
+times the call (wall and process CPU time, all threads) and reports its peak resident memory.
+On a machine other jobs share, the two alternate run by run and each pair's ratio is printed;
+the median ratio is the number to compare with the target (≤ 1.0× OpenCV's time, ≤ 1.5 GB).
+
+Run: ``python benchmarks/hdr_bench.py`` (``--quick`` for fewer images and repeats;
+``--fuse-only`` for the fusion benchmark alone, ``--skip-fuse`` without it).
 OpenCV is a baseline here only; lhe never imports it.
 """
 
@@ -200,6 +209,86 @@ def make_large_bracket(folder: Path, path: Path, seed: int) -> None:
         Image.fromarray(encode_camera8(view * np.float32(e), rng)).save(folder / f"frame{index}.jpg", quality=92)
 
 
+FUSE_STOPS = tuple(np.arange(-4.0, 4.0, 0.5))  # 16 frames, half a stop apart
+
+
+def make_fusion_bracket(folder: Path, path: Path, seed: int, frames: int) -> list[float]:
+    """A ``frames``-frame 12-megapixel tripod JPEG bracket from an HDR image; returns the
+    exposure times (relative, the middle frame's 1/60 s)."""
+    import cv2
+    from PIL import Image
+
+    scene = normalise_scene(read_exr(path))
+    big = np.ascontiguousarray(cv2.resize(scene, (4000, 3000), interpolation=cv2.INTER_CUBIC).clip(0, None))
+    rng = np.random.default_rng(seed)
+    stops = np.linspace(FUSE_STOPS[0], FUSE_STOPS[-1], frames) if frames != len(FUSE_STOPS) else np.asarray(FUSE_STOPS)
+    for index, stop in enumerate(stops):
+        Image.fromarray(encode_camera8(big * np.float32(2.0**stop), rng)).save(folder / f"fuse{index:02d}.jpg", quality=92)
+    return [float(2.0**stop / 60) for stop in stops]
+
+
+def fuse_worker(kind: str, folder: Path) -> None:
+    """Child process: read the fusion bracket, time one fusion, print times and peak memory."""
+    paths = sorted(folder.glob("fuse*.jpg"))
+    times = json.loads((folder / "times.json").read_text())
+    start = time.perf_counter()
+    if kind == "lhe-fuse":
+        from PIL import Image
+
+        from lhe.hdr import fuse_exposures_Mertens2007
+
+        # Load the compiled kernels outside the timed call (a small textured bracket).
+        rng = np.random.default_rng(0)
+        scene = np.repeat(rng.random((96, 128, 1)), 3, axis=2).astype(np.float32) * 0.5 + 0.05
+        tiny = [encode_camera8(scene * np.float32(2.0**s), rng) for s in (-1, 0, 1)]
+        fuse_exposures_Mertens2007(tiny, exposures=[0.5, 1.0, 2.0])
+        warmed = time.perf_counter()
+        frames = [np.asarray(Image.open(p).convert("RGB")) for p in paths]
+        read, cpu = time.perf_counter(), time.process_time()
+        fused = fuse_exposures_Mertens2007(frames, exposures=times)
+    else:
+        import cv2
+
+        warmed = time.perf_counter()
+        frames = [cv2.imread(str(p)) for p in paths]
+        read, cpu = time.perf_counter(), time.process_time()
+        fused = cv2.createMergeMertens().process(frames)
+    done, cpu = time.perf_counter(), time.process_time() - cpu
+    print(json.dumps({
+        "wall": done - read, "cpu": cpu, "startup": warmed - start, "peak_mb": peak_rss_mb(),
+        "mean_level": float(np.clip(fused, 0, 1).mean() * 255), "frames": len(frames),
+    }))
+
+
+def run_fusion(path: Path, repeats: int, seed: int, frames: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        times = make_fusion_bracket(folder, path, seed, frames)
+        (folder / "times.json").write_text(json.dumps(times))
+        run_child("lhe-fuse", folder)  # first run on this machine may compile and cache kernels
+        pairs = []
+        for index in range(repeats):
+            # Alternate which goes first, so a change in the machine's load hits both alike.
+            order = ("lhe-fuse", "cv-fuse") if index % 2 == 0 else ("cv-fuse", "lhe-fuse")
+            result = {kind: run_child(kind, folder) for kind in order}
+            pairs.append(result)
+            ours, theirs = result["lhe-fuse"], result["cv-fuse"]
+            print(f"  run {index + 1}: lhe {ours['wall']:6.2f} s ({ours['cpu']:5.1f} CPU-s, {ours['peak_mb']:.0f} MB) | "
+                  f"OpenCV {theirs['wall']:6.2f} s ({theirs['cpu']:5.1f} CPU-s, {theirs['peak_mb']:.0f} MB) | "
+                  f"ratio {ours['wall'] / theirs['wall']:.2f} (CPU {ours['cpu'] / theirs['cpu']:.2f})", flush=True)
+    ratios = [p["lhe-fuse"]["wall"] / p["cv-fuse"]["wall"] for p in pairs]
+    cpu_ratios = [p["lhe-fuse"]["cpu"] / p["cv-fuse"]["cpu"] for p in pairs]
+    print(f"\nfusion, {frames} × 12 MP JPEG bracket ({repeats} alternating pairs, fresh process per run):")
+    print(f"  time lhe / OpenCV MergeMertens: median {statistics.median(ratios):.2f} (range {min(ratios):.2f}..{max(ratios):.2f}; "
+          f"target ≤ 1.0); CPU time {statistics.median(cpu_ratios):.2f}")
+    print(f"  median wall: lhe {statistics.median(p['lhe-fuse']['wall'] for p in pairs):.2f} s, "
+          f"OpenCV {statistics.median(p['cv-fuse']['wall'] for p in pairs):.2f} s")
+    print(f"  lhe peak memory (VmHWM, whole process incl. the decoded frames): "
+          f"{max(p['lhe-fuse']['peak_mb'] for p in pairs):.0f} MB (target ≤ 1500); "
+          f"OpenCV {max(p['cv-fuse']['peak_mb'] for p in pairs):.0f} MB")
+    print(f"  mean output level: lhe {pairs[-1]['lhe-fuse']['mean_level']:.0f}, OpenCV {pairs[-1]['cv-fuse']['mean_level']:.0f}")
+
+
 def peak_rss_mb() -> float:
     """This process's own peak resident memory (VmHWM). ``ru_maxrss`` is not used: Linux carries
     the parent's high-water mark into a forked and exec'd child."""
@@ -211,6 +300,9 @@ def peak_rss_mb() -> float:
 
 def worker(kind: str, folder: Path) -> None:
     """Child process: read the JPEG bracket, time one merge, print wall times and peak memory."""
+    if kind.endswith("-fuse"):
+        fuse_worker(kind, folder)
+        return
     paths = sorted(folder.glob("frame*.jpg"))
     start = time.perf_counter()
     if kind == "lhe":
@@ -346,6 +438,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gallery", type=Path, help="only write the tone-mapped gallery JPEGs to this folder")
     parser.add_argument("--camera", choices=sorted(CAMERAS), default="srgb", help="simulated camera tone curve")
+    parser.add_argument("--fuse-only", action="store_true", help="only the 16 × 12 MP exposure-fusion benchmark")
+    parser.add_argument("--skip-fuse", action="store_true", help="skip the exposure-fusion benchmark")
+    parser.add_argument("--fuse-frames", type=int, default=16, help="frames of the fusion bracket")
     parser.add_argument("--worker", nargs=2, metavar=("KIND", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     global CAMERA
@@ -360,6 +455,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.gallery:
         write_gallery(paths, args.gallery)
         return 0
+    big = next((p for p in paths if p.stem.endswith("city")), paths[0])
+    if args.fuse_only:
+        run_fusion(big, args.repeats, args.seed, args.fuse_frames)
+        return 0
     if args.quick:
         paths = paths[:: max(1, len(paths) // 4)][:4]
     if not args.skip_accuracy:
@@ -371,8 +470,9 @@ def main(argv: list[str] | None = None) -> int:
             cells = "  ".join(f"{name} {value:.4f}" for name, value in means.items())
             print(f"  {variant:7s} {cells}  | ratio lhe auto / OpenCV Debevec {ratio:.2f}")
     if not args.skip_speed:
-        big = next((p for p in paths if p.stem.endswith("city")), paths[0])
         run_speed(big, 1 if args.quick else args.repeats, args.seed)
+    if not args.skip_fuse:
+        run_fusion(big, 1 if args.quick else args.repeats, args.seed, args.fuse_frames)
     return 0
 
 

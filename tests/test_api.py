@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lhe import api
-from lhe.color import srgb_to_linear
+from lhe.color import linear_to_srgb, srgb_to_linear
 from lhe.errors import InputError
 from lhe.io.image import Image
 
@@ -68,3 +68,29 @@ class TestRunners:
         )
         env = {**__import__("os").environ, "LHE_WEIGHTS": str(tmp_path)}
         subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+class TestMergeExposureValues:
+    """The library takes exposure times and stops as numbers; the CLI parses their text."""
+
+    @staticmethod
+    def _bracket(smooth_rgb):
+        linear = srgb_to_linear(smooth_rgb) * 0.5
+        return [Image(np.clip(linear_to_srgb(linear * gain), 0, 1), linear=False) for gain in (0.25, 1.0, 4.0)]
+
+    def test_stops_and_times_give_the_same_merge(self, smooth_rgb):
+        frames = self._bracket(smooth_rgb)
+        by_stops = api.merge_exposures(frames, exposures=[-2, 0, 2], response="srgb", align=False)
+        by_times = api.merge_exposures(frames, times=[1 / 64, 1 / 16, 1 / 4], response="srgb", align=False)
+        np.testing.assert_allclose(by_stops.pixels, by_times.pixels, rtol=1e-5)
+
+    @pytest.mark.parametrize("option", ["times", "exposures"])
+    def test_text_is_refused(self, smooth_rgb, option):
+        with pytest.raises(InputError, match="sequence of numbers"):
+            api.merge_exposures(self._bracket(smooth_rgb), **{option: "-2,0,2"})
+
+    def test_missing_metadata_names_what_to_give(self, smooth_rgb):
+        from lhe.hdr.exposure import MissingExposureError
+
+        with pytest.raises(MissingExposureError, match="exposure time.*exposure value"):
+            api.merge_exposures(self._bracket(smooth_rgb))

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from lhe.cli import app
+from lhe.cli import app, parse_stops, parse_times
+from lhe.errors import InputError
 from lhe.io import Image, read_image, write_image
 
 runner = CliRunner()
@@ -40,6 +41,34 @@ class TestHelp:
 
         code = "import sys; from lhe.cli import app; assert 'torch' not in sys.modules and 'numpy' not in sys.modules"
         subprocess.run([sys.executable, "-c", code], check=True)
+
+
+class TestExposureOptions:
+    """--times and --exposures text is parsed here, in the CLI layer; the library takes numbers."""
+
+    def test_times_fractions_and_decimals(self):
+        assert parse_times("1/60, 1/15,0.25,2") == pytest.approx([1 / 60, 1 / 15, 0.25, 2.0])
+
+    @pytest.mark.parametrize("text", ["", "1/60,,1/4", "fast", "1/0", "0", "-1/60"])
+    def test_bad_times(self, text):
+        with pytest.raises(InputError, match="--times"):
+            parse_times(text)
+
+    def test_stops_kept_as_stops(self):
+        assert parse_stops("-2,0,+2,0.5") == [-2.0, 0.0, 2.0, 0.5]
+
+    @pytest.mark.parametrize("text", ["", "a,b", "1e9", "nan"])
+    def test_bad_stops(self, text):
+        with pytest.raises(InputError, match="--exposures"):
+            parse_stops(text)
+
+    @pytest.mark.parametrize("option, value", [("--times", "1/60,fast"), ("--exposures", "-2,,2")])
+    def test_bad_text_is_one_line_before_any_file_is_read(self, tmp_path, option, value):
+        missing = [str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg")]  # never opened
+        result = invoke("merge-exposures", *missing, option, value, "-o", str(tmp_path / "x.exr"))
+        assert result.exit_code == 2
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("lhe: error: " + option)
 
 
 class TestEnhance:

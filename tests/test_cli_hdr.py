@@ -89,6 +89,18 @@ class TestMergeExposures:
         ok = invoke("merge-exposures", *paths, "--exposures", "-2,0", "-o", str(tmp_path / "x.exr"))
         assert ok.exit_code == 0, ok.output
 
+    @pytest.mark.parametrize("option, value", [("--times", "1/60,1/15,1/4"), ("--exposures", "-2")])
+    def test_exposure_count_must_match_the_frames(self, tmp_path, smooth_rgb, option, value):
+        paths = []
+        for index, gain in enumerate((0.25, 1.0)):
+            path = tmp_path / f"f{index}.png"
+            write_image(Image(smooth_rgb * gain, linear=False), path)
+            paths.append(str(path))
+        result = invoke("merge-exposures", *paths, option, value, "-o", str(tmp_path / "x.exr"))
+        assert result.exit_code == 2
+        assert f"{option} has {len(value.split(','))} values but there are 2 frames" in result.output
+        assert not (tmp_path / "x.exr").exists()
+
     @pytest.mark.parametrize(
         "setup, message",
         [("single", "2"), ("sizes", "size"), ("identical", "same exposure")],

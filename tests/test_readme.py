@@ -27,3 +27,25 @@ class TestReadmeSetup:
     def test_example_named_by_the_first_command_exists(self):
         example = re.search(r"lhe enhance (examples/\S+)", _setup_commands()[0]).group(1)
         assert (REPO / example).is_file()
+
+
+def _layout_tree() -> str:
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Repository", 1)[1]
+    return re.search(r"```\n(.*?)```", section, re.S).group(1)
+
+
+class TestReadmeLayout:
+    def test_every_runtime_module_and_package_is_in_the_tree(self):
+        tree = _layout_tree()
+        package = REPO / "src" / "lhe"
+        names = [p.name for p in package.iterdir() if p.suffix == ".py" and p.name != "__init__.py"]
+        names += [p.name + "/" for p in package.iterdir() if (p / "__init__.py").is_file() and p.name != "weights"]
+        names += [p.name for p in (package / "kernels").glob("*.py") if p.name != "__init__.py"]
+        missing = [name for name in names if not re.search(rf"(?<![\w/]){re.escape(name)}", tree)]
+        assert not missing, f"README layout tree does not name {missing}"
+
+    def test_every_module_the_tree_names_exists(self):
+        named = set(re.findall(r"\b([a-z_]+\.py)\b", _layout_tree())) - {"y.py", "test_y.py"}  # the pattern x/y.py
+        existing = {p.name for p in (REPO / "src" / "lhe").rglob("*.py")} | {p.name for p in (REPO / "tests").rglob("*.py")}
+        assert named <= existing, f"README names modules that do not exist: {sorted(named - existing)}"

@@ -322,8 +322,8 @@ def expand_hdr(
 def merge_exposures(
     images: Sequence[Image],
     *,
-    times: str | Sequence[float] | None = None,
-    exposures: str | Sequence[float] | None = None,
+    times: Sequence[float] | None = None,
+    exposures: Sequence[float] | None = None,
     response: str | Path = "auto",
     save_response: str | Path | None = None,
     align: bool = True,
@@ -338,9 +338,9 @@ def merge_exposures(
     Args:
         images: 2–9 exposures of one scene, any order: 8/16-bit photos (through a camera
             response) or RAW/linear frames (response ``linear`` is then implied).
-        times: exposure times in seconds per frame (``"1/60,1/15,1/4"`` or numbers), when
+        times: exposure times in seconds, one per frame (e.g. ``[1/60, 1/15, 1/4]``), when
             the files carry no EXIF exposure data.
-        exposures: exposure values in EV per frame (``"-2,0,2"`` or numbers).
+        exposures: exposure values in stops (EV offsets), one per frame (e.g. ``[-2, 0, 2]``).
         response: ``auto`` (Debevec–Malik calibration from the stack), ``srgb``, ``linear``,
             or a response file saved with ``save_response``.
         save_response: write the recovered response curve here.
@@ -376,11 +376,14 @@ def merge_exposures(
         if img.meta.exposure_time else None
         for img in frames
     ]
+    for label, values in (("times", times), ("exposures", exposures)):
+        if isinstance(values, (str, bytes)):
+            raise InputError(f"{label} takes a sequence of numbers, one per frame, not the text {values!r}")
     relative = exposure_tools.resolve_exposures(
         len(frames),
         metadata=metadata,
-        times=exposure_tools.parse_times(times) if isinstance(times, str) else times,
-        exposures=exposure_tools.parse_exposures(exposures) if isinstance(exposures, str) else exposures,
+        times=times,
+        exposures=exposure_tools.exposures_from_stops(exposures) if exposures is not None else None,
         names=names,
     )
     pixels = [_bracket_pixels(img) for img in frames]

@@ -192,6 +192,45 @@ def _finish(summary: Any) -> None:
         raise typer.Exit(summary.exit_code)
 
 
+def _numbers(text: str, option: str, example: str) -> list[str]:
+    parts = [part.strip() for part in text.split(",")]
+    if any(part == "" for part in parts):
+        raise InputError(f"{option} expects comma-separated values such as {example}, got {text!r}")
+    return parts
+
+
+def parse_times(text: str) -> list[float]:
+    """``--times``: exposure times in seconds, as fractions or decimals (``1/60,1/15,0.25``)."""
+    from fractions import Fraction
+
+    times = []
+    for part in _numbers(text, "--times", "1/60,1/15,1/4"):
+        try:
+            value = float(Fraction(part))
+        except (ValueError, ZeroDivisionError):
+            raise InputError(f"--times: {part!r} is not a time in seconds; use e.g. 1/60 or 0.5") from None
+        if not value > 0:
+            raise InputError(f"--times: exposure times must be > 0, got {part!r}")
+        times.append(value)
+    return times
+
+
+def parse_stops(text: str) -> list[float]:
+    """``--exposures``: exposure values in stops (EV offsets), e.g. ``-2,0,+2``."""
+    import math
+
+    stops = []
+    for part in _numbers(text, "--exposures", "-2,0,2"):
+        try:
+            ev = float(part)
+        except ValueError:
+            raise InputError(f"--exposures: {part!r} is not a number of stops; use e.g. -2,0,2") from None
+        if not math.isfinite(ev) or abs(ev) > 60:
+            raise InputError(f"--exposures: {part!r} stops is out of range (|EV| ≤ 60)")
+        stops.append(ev)
+    return stops
+
+
 def _check_stdout_options(output: Optional[str], json_lines: bool) -> None:
     if output == "-" and json_lines:
         raise InputError("--json and '-o -' both write to stdout; drop one of them")
@@ -323,8 +362,10 @@ def merge_exposures(
     from lhe import commands
 
     _check_stdout_options(output, json_lines)
-    if times and exposures:
+    if times is not None and exposures is not None:
         raise InputError("give either --times or --exposures, not both")
+    seconds = parse_times(times) if times is not None else None
+    stops = parse_stops(exposures) if exposures is not None else None
     if group and group_gap is not None:
         raise InputError("give either --group or --group-gap, not both")
     weights = {
@@ -335,7 +376,7 @@ def merge_exposures(
     if not fuse and weights != defaults:
         raise InputError("--exposure-weight, --saturation-weight, --contrast-weight, --exposure-optimum and --exposure-width apply to --fuse; add --fuse or drop them")
     _finish(commands.run_merge(
-        inputs, output, times=times, exposures=exposures, response=response, save_response=save_response,
+        inputs, output, times=seconds, exposures=stops, response=response, save_response=save_response,
         align=align, deghost=deghost, reference=reference, group=group, group_gap=group_gap, fuse=fuse,
         align_model=align_model, fusion_weights=weights if fuse else None,
         format=format, float32=float32, overwrite=overwrite, recursive=recursive, workers=workers,

@@ -179,8 +179,14 @@ def _tonemap_images(images: list[Image], **options) -> tuple[Image, dict]:
 
 def _merge_images(images: list[Image], **options) -> tuple[Image, dict]:
     from lhe import api
+    from lhe.hdr.exposure import MissingExposureError
 
-    return api.merge_exposures(images, **options), {"frames": len(images)}
+    try:
+        return api.merge_exposures(images, **options), {"frames": len(images)}
+    except MissingExposureError as exc:
+        raise InputError(
+            f"{exc.missing}; pass --times 1/60,1/15,1/4 (seconds) or --exposures -2,0,2 (stops), one per frame"
+        ) from None
 
 
 def run_enhance(inputs, output, *, model, weights, strength, exposure, device, format, quality, bit_depth, overwrite,
@@ -290,8 +296,12 @@ def run_merge(inputs, output, *, times, exposures, response, save_response, alig
             groups = batch.group_by_capture_time(files, [read_capture_time(f) for f in files], group_gap)
         else:
             groups = [files]
-        if (times or exposures) and len(groups) > 1 and len({len(g) for g in groups}) != 1:
+        given = times if times is not None else exposures
+        if given is not None and len(groups) > 1 and len({len(g) for g in groups}) != 1:
             raise InputError("--times/--exposures apply to every bracket, so all brackets must have the same size")
+        if given is not None and groups and len(given) != len(groups[0]):
+            option = "--times" if times is not None else "--exposures"
+            raise InputError(f"{option} has {len(given)} values but there are {len(groups[0])} frames; give one per frame")
         return groups
 
     fallback = ".jpg" if fuse else ".exr"

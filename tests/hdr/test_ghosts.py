@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from lhe.errors import InputError
-from lhe.hdr.ghosts import consensus_sources, ghost_masks, resize_bilinear
+from lhe.hdr.ghosts import consensus_sources, ghost_masks
 
 
 def bracket_linear(scene, exposures):
@@ -102,14 +102,3 @@ class TestConsensusSources:
         # mid-grey: the reference; clipped in it: the darker frame; clipped everywhere: the
         # darkest; too dark in it: the brighter frame.
         assert consensus_sources(frames, [0.25, 1, 4], 1).tolist() == [[1, 0, 0, 2]]
-
-
-class TestResizeBilinear:
-    def test_constant_and_ramp(self):
-        assert np.allclose(resize_bilinear(np.full((3, 4), 0.5), (7, 9)), 0.5)
-        assert resize_bilinear(np.array([[0.0, 1.0]]), (1, 4)).tolist() == [[0.0, 0.25, 0.75, 1.0]]
-
-    def test_rows_subset_matches_whole(self):
-        image = np.random.default_rng(1).random((5, 6))
-        whole = resize_bilinear(image, (20, 24))
-        assert np.allclose(resize_bilinear(image, (20, 24), slice(7, 13)), whole[7:13])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -9,6 +12,21 @@ from lhe import kernels
 from lhe.errors import InputError
 from lhe.kernels import reference
 from tests.kernels.cases import random_case, random_guide_params
+
+
+class TestTorchFree:
+    def test_the_numba_kernels_import_without_torch(self):
+        # The package is the one home of compiled kernels; only the torch backends of the
+        # bilateral slice need torch, and they are imported when a slice is called.
+        code = (
+            "import sys; import lhe.kernels, lhe.kernels.slicing, lhe.kernels.grid_runtime, lhe.kernels.hdr;"
+            "assert 'torch' not in sys.modules, 'torch imported';"
+            "assert sorted(lhe.kernels.BACKENDS) == ['cpu', 'reference', 'triton']"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True)
+
+    def test_guide_params_is_reachable_from_the_package(self):
+        assert kernels.GuideParams is reference.GuideParams
 
 
 class TestResolveBackend:

@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 from lhe.shadow_lift import protect_highlights
 from lhe import kernels
 from lhe.errors import ModelError, ShapeError
-from lhe.models.bilateral_grid_runtime import BilateralGridRuntime, _downsample_uint8
+from lhe.models.bilateral_grid_runtime import BilateralGridRuntime
 from lhe.models.registry import create_model
 
 
@@ -46,17 +46,6 @@ class TestCoefficients:
     def test_wrong_size(self, trained_like):
         with pytest.raises(ShapeError):
             trained_like[1].coefficients(np.zeros((128, 128, 3), np.float32))
-
-
-class TestDownsample:
-    @pytest.mark.parametrize("shape", [(301, 397), (256, 256), (3000, 4000), (100, 700), (7, 5)])
-    def test_equal_to_torch_antialiased_bilinear(self, shape):
-        samples = np.random.default_rng(1).integers(0, 256, (*shape, 3), dtype=np.uint8)
-        x = torch.from_numpy(samples.astype(np.float32) / 255).permute(2, 0, 1)[None]
-        expected = torch.nn.functional.interpolate(
-            x, size=(256, 256), mode="bilinear", align_corners=False, antialias=True
-        )[0].permute(1, 2, 0).numpy()
-        np.testing.assert_allclose(_downsample_uint8(samples, 256, 256), expected, atol=2e-6)
 
 
 class TestEnhanceUint8:

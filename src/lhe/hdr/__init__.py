@@ -3,9 +3,10 @@
 ``merge_exposures`` turns a bracket into linear HDR, ``fuse_exposures_Mertens2007``
 (:mod:`lhe.hdr.fusion`) into an LDR picture, ``tonemap`` turns linear HDR into an sRGB
 picture; :mod:`lhe.hdr.align` registers frames (moving one only when that measurably helps),
-:mod:`lhe.hdr.ghosts` finds moving regions; ``lhe.hdr.exposure`` and ``lhe.hdr.response`` hold
-the helpers the command line needs (exposure parsing, response curve files). Import
-``tonemap`` from ``lhe.hdr.tonemap``.
+:mod:`lhe.hdr.ghosts` finds moving regions; :mod:`lhe.hdr.exposure` turns exposure times,
+stops or metadata into relative exposures and :mod:`lhe.hdr.response` reads and writes response
+curves. Import ``tonemap`` from ``lhe.hdr.tonemap``. The compiled loops live in
+:mod:`lhe.kernels.hdr`.
 
 The names below are imported on first use, so that reading :mod:`lhe.hdr.operators` (the
 command line's help) does not import numpy.

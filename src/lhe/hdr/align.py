@@ -381,7 +381,7 @@ def _as_codes(frame: np.ndarray) -> np.ndarray:
 
 def _pyramid(frame: np.ndarray, factor: int, table: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Grey images and validity masks, finest (``factor``× reduced) to coarsest."""
-    from lhe.hdr._kernels import align_grey_kernel
+    from lhe.kernels.hdr import align_grey_kernel
 
     height, width = frame.shape[0] // factor, frame.shape[1] // factor
     grey = np.empty((height, width), np.float32)
@@ -420,7 +420,7 @@ _NO_TABLE = np.zeros(1, np.float64)
 def _rank_table(target: tuple, moving: tuple, h: np.ndarray) -> np.ndarray | None:
     """Table (256 entries on the 0..255 scale) mapping the moving frame's grey levels onto the
     target's with equal rank, over pixels valid in both under ``h``; None if too few."""
-    from lhe.hdr._kernels import align_pairs_kernel
+    from lhe.kernels.hdr import align_pairs_kernel
 
     hist_ref = np.zeros(256, np.int64)
     hist_mov = np.zeros(256, np.int64)
@@ -440,7 +440,7 @@ def _rank_table(target: tuple, moving: tuple, h: np.ndarray) -> np.ndarray | Non
 
 def _cost(target: tuple, moving: tuple, h: np.ndarray) -> tuple[float, int]:
     """Truncated mean absolute difference after rank matching under ``h``, and pixels compared."""
-    from lhe.hdr._kernels import align_pairs_kernel
+    from lhe.kernels.hdr import align_pairs_kernel
 
     table = _rank_table(target, moving, h)
     if table is None:
@@ -467,7 +467,7 @@ def _update(delta: np.ndarray, model: int, cx: float, cy: float, rho: float) -> 
 
 def _gauss_newton(target: tuple, moving: tuple, h: np.ndarray, model: int, iterations: int) -> np.ndarray:
     """Refine ``h`` (target → moving coordinates) at one level by robust Gauss-Newton steps."""
-    from lhe.hdr._kernels import align_system_kernel
+    from lhe.kernels.hdr import align_system_kernel
 
     ref, ref_valid = target
     mov, mov_valid = moving
@@ -530,7 +530,7 @@ def _register_pair(
 ) -> tuple[np.ndarray, bool, tuple[float, float]]:
     """Motion (finest working level) mapping ``target`` onto ``moving``, whether it was kept, and
     the (identity, kept) costs. ``factor``: full-resolution pixels per working pixel."""
-    from lhe.hdr._kernels import translation_search_kernel
+    from lhe.kernels.hdr import translation_search_kernel
 
     identity = np.eye(3)
     # Candidates are judged on lightly smoothed images: resampling at a fractional offset

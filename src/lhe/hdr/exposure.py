@@ -1,4 +1,7 @@
-"""Relative exposure of the frames of a bracket: from metadata, ``--times`` or ``--exposures``.
+"""Relative exposure of the frames of a bracket: from metadata, exposure times or exposure values.
+
+Typed values only: the command line parses its ``--times``/``--exposures`` text
+(:mod:`lhe.cli`) and names its flags in messages; this module takes numbers.
 
 The exposure of a frame is proportional to the light it collects, ``t · ISO / N²`` for exposure
 time ``t`` (s), f-number ``N`` and ISO speed. Merging needs only ratios, so every function here
@@ -13,21 +16,36 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from fractions import Fraction
 
 import numpy as np
 
 from lhe.errors import InputError
 
 __all__ = [
+    "MissingExposureError",
     "relative_exposure",
     "normalise_exposures",
-    "parse_times",
-    "parse_exposures",
+    "exposures_from_stops",
     "resolve_exposures",
     "default_reference",
     "snap_nominal",
 ]
+
+
+class MissingExposureError(InputError):
+    """Some frames carry no exposure data and none was given.
+
+    ``frames`` names them; ``str()`` says what is missing and asks for the exposure times or
+    values (a caller such as the command line may say instead how its users give them).
+    """
+
+    def __init__(self, frames: Sequence[str]) -> None:
+        self.frames = list(frames)
+        self.missing = f"exposure time missing for {', '.join(self.frames)}: no EXIF/RAW exposure data"
+        super().__init__(f"{self.missing}; give each frame's exposure time (seconds) or exposure value (stops)")
+
+    def __reduce__(self):  # pickles with its frames (batches may run on other processes)
+        return type(self), (self.frames,)
 
 
 def relative_exposure(exposure_time: float, f_number: float | None = None, iso: float | None = None) -> float:
@@ -80,7 +98,7 @@ def normalise_exposures(exposures: Sequence[float], reference: int | None = None
     if np.allclose(values, values[0], rtol=1e-6, atol=0):
         raise InputError(
             f"all frames have the same exposure ({values[0]:g}); a bracket needs different exposure "
-            "times, apertures or ISO — check the files, or pass --times / --exposures"
+            "times, apertures or ISO — check the files, or give each frame's exposure time or exposure value"
         )
     index = default_reference(values) if reference is None else _check_reference(reference, values.size)
     return values / values[index]
@@ -95,7 +113,7 @@ def snap_nominal(exposures: Sequence[float], tolerance: float = 0.1) -> np.ndarr
     multiple of 1/3 stop is moved onto it.
 
     Args:
-        exposures: positive exposures from metadata or ``--times``.
+        exposures: positive exposures from metadata or given exposure times.
         tolerance: largest correction, in stops.
 
     Returns:
@@ -124,65 +142,21 @@ def _check_reference(reference: int, count: int) -> int:
     return int(reference) % count
 
 
-def _split(text: str, option: str) -> list[str]:
-    parts = [p.strip() for p in str(text).split(",")]
-    if not parts or any(p == "" for p in parts):
-        raise InputError(f"{option} expects comma-separated values such as {_EXAMPLES[option]}, got {text!r}")
-    return parts
-
-
-_EXAMPLES = {"--times": "1/60,1/15,1/4", "--exposures": "-2,0,2"}
-
-
-def parse_times(text: str) -> list[float]:
-    """Parse ``--times``: exposure times in seconds, as fractions or decimals.
-
-    Args:
-        text: e.g. ``"1/60,1/15,1/4"`` or ``"0.01,0.04,0.16"``.
-
-    Returns:
-        Times in seconds, in the given order.
+def exposures_from_stops(stops: Sequence[float]) -> list[float]:
+    """Exposure values in stops (EV offsets) → relative exposures ``2**ev``.
 
     Raises:
-        InputError: a value that is not a number or fraction, or not > 0.
+        InputError: a value that is not finite or lies outside ±60 stops.
 
     Example:
-        >>> parse_times("1/4,0.5,2")
-        [0.25, 0.5, 2.0]
-    """
-    times = []
-    for part in _split(text, "--times"):
-        try:
-            value = float(Fraction(part))
-        except (ValueError, ZeroDivisionError):
-            raise InputError(f"--times: {part!r} is not a time in seconds; use e.g. 1/60 or 0.5") from None
-        if not value > 0:
-            raise InputError(f"--times: exposure times must be > 0, got {part!r}")
-        times.append(value)
-    return times
-
-
-def parse_exposures(text: str) -> list[float]:
-    """Parse ``--exposures``: exposure values in stops (EV offsets) into relative exposures ``2**ev``.
-
-    Args:
-        text: e.g. ``"-2,0,2"``.
-
-    Returns:
-        Relative exposures, e.g. ``[0.25, 1.0, 4.0]``.
-
-    Example:
-        >>> parse_exposures("-2,0,+2")
+        >>> exposures_from_stops([-2, 0, 2, 0.5])[:3]
         [0.25, 1.0, 4.0]
     """
     values = []
-    for part in _split(text, "--exposures"):
-        try:
-            ev = float(part)
-        except ValueError:
-            raise InputError(f"--exposures: {part!r} is not a number of stops; use e.g. -2,0,2") from None
+    for ev in stops:
+        ev = float(ev)
         if not math.isfinite(ev) or abs(ev) > 60:
-            raise InputError(f"--exposures: {part!r} stops is out of range (|EV| ≤ 60)")
+            raise InputError(f"exposure values must be finite numbers of stops within ±60, got {ev:g}")
         values.append(2.0**ev)
     return values
 
@@ -200,8 +174,8 @@ def resolve_exposures(
     Args:
         count: number of frames.
         metadata: per frame, :func:`relative_exposure` from the file's EXIF/RAW data or None.
-        times: parsed ``--times`` (seconds), one per frame.
-        exposures: parsed ``--exposures`` (relative, ``2**ev``), one per frame.
+        times: exposure times in seconds, one per frame.
+        exposures: relative exposures (``2**ev``, :func:`exposures_from_stops`), one per frame.
         names: file names for error messages.
 
     Returns:
@@ -209,33 +183,32 @@ def resolve_exposures(
         and ``times`` (cameras' nominal values) are first corrected by :func:`snap_nominal`.
 
     Raises:
-        InputError: both ``times`` and ``exposures`` given, a count that does not match the frames,
-            exposures missing for some frames with no option to supply them, or all identical.
+        MissingExposureError: some frames have no metadata and neither ``times`` nor
+            ``exposures`` is given.
+        InputError: both ``times`` and ``exposures`` given, a count that does not match the
+            frames, or all identical.
 
     Example:
         >>> resolve_exposures(3, metadata=[None, None, None], times=[1 / 60, 1 / 15, 1 / 4]).tolist()
         [0.25, 1.0, 4.0]
     """
     if times is not None and exposures is not None:
-        raise InputError("give either --times or --exposures, not both")
+        raise InputError("give either exposure times or exposure values, not both")
     given = times if times is not None else exposures
-    option = "--times" if times is not None else "--exposures"
+    what = "exposure times" if times is not None else "exposure values"
     if given is not None:
         if len(given) != count:
-            raise InputError(f"{option} has {len(given)} values but there are {count} frames; give one per frame")
-        return normalise_exposures(_positive(given, option) if times is None else snap_nominal(_positive(given, option)))
+            raise InputError(f"{len(given)} {what} for {count} frames; give one per frame")
+        return normalise_exposures(_positive(given, what) if times is None else snap_nominal(_positive(given, what)))
     if metadata is None or len(metadata) != count or any(m is None for m in metadata):
         missing = [i for i in range(count) if metadata is None or i >= len(metadata) or metadata[i] is None]
         labels = [names[i] if names is not None and i < len(names) else f"frame {i}" for i in missing]
-        raise InputError(
-            f"exposure time missing for {', '.join(labels)}: no EXIF/RAW exposure data; "
-            "pass --times 1/60,1/15,1/4 (seconds) or --exposures -2,0,2 (stops), one per frame"
-        )
-    return normalise_exposures(snap_nominal(_positive([float(m) for m in metadata], "EXIF exposure")))  # type: ignore[arg-type]
+        raise MissingExposureError(labels)
+    return normalise_exposures(snap_nominal(_positive([float(m) for m in metadata], "EXIF exposures")))  # type: ignore[arg-type]
 
 
 def _positive(values: Sequence[float], what: str) -> list[float]:
     values = [float(v) for v in values]
     if not all(math.isfinite(v) and v > 0 for v in values):
-        raise InputError(f"{what} values must be finite and > 0, got {values}")
+        raise InputError(f"{what} must be finite and > 0, got {values}")
     return values

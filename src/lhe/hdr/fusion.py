@@ -5,8 +5,10 @@ contrast, normalises the weights across frames and blends the frames in a Laplac
 the seams between them vanish. Here the weights are the ones enfuse exposes, with its defaults
 (exposure weight 1 around an optimum of 0.5 with width 0.2, saturation weight 0.2, contrast
 weight 0), and the blend streams: a first pass sums each frame's weights, a second builds each
-frame's pyramid level by level and adds it into one accumulated pyramid, so no two frames are
-ever held as float images at full resolution. Frames are read through the bracket's alignment
+frame's pyramid level by level (colour and normalised weight as one 4-channel image, reduced
+together) and adds it into one accumulated pyramid, so no two frames are ever held as float
+images at full resolution. ``benchmarks/hdr_bench.py --fuse-only`` times 16 frames of 12 MP
+against OpenCV's MergeMertens (README, Benchmarks). Frames are read through the bracket's alignment
 (:func:`lhe.hdr.align.align_frames`), and in moving regions (:func:`lhe.hdr.ghosts.ghost_masks`)
 each frame's pixels are replaced by the region's source frame re-exposed to that frame's
 exposure, so every frame shows the moving thing in one place and the blend cannot show two.
@@ -115,11 +117,10 @@ def _pyramid_depth(height: int, width: int) -> int:
 
 
 def _reduce(image: np.ndarray) -> np.ndarray:
-    from lhe.hdr._kernels import pyramid_reduce_kernel
+    from lhe.kernels.hdr import pyramid_reduce_kernel
 
-    half_width = (image.shape[1] + 1) // 2
-    out = np.empty(((image.shape[0] + 1) // 2, half_width, image.shape[2]), np.float32)
-    pyramid_reduce_kernel()(image, np.empty((image.shape[0], half_width, image.shape[2]), np.float32), out)
+    out = np.empty(((image.shape[0] + 1) // 2, (image.shape[1] + 1) // 2, image.shape[2]), np.float32)
+    pyramid_reduce_kernel()(image, out)
     return out
 
 
@@ -216,7 +217,7 @@ def fuse_exposures_Mertens2007(
         P. J. Burt and E. H. Adelson, "The Laplacian Pyramid as a Compact Image Code", IEEE
         Transactions on Communications, 1983.
     """
-    from lhe.hdr._kernels import (
+    from lhe.kernels.hdr import (
         bilinear_grid,
         fusion_frame8_kernel,
         fusion_frame_kernel,
@@ -310,60 +311,71 @@ def fuse_exposures_Mertens2007(
     no_owner = np.full((1, 1), -1, np.int8)
     no_codes = np.zeros((1, 1, 3), codes[0].dtype)
     no_tables = np.zeros((1, levels, 3), np.float32)
+    no_image = np.zeros((1, 1, 4), np.float32)
+    no_norm = np.ones((1, 1), np.float32)
 
-    def frame_input(j: int, keep_image: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Frame ``j`` aligned, ghost-replaced, as display values, and its fusion weight."""
+    def frame_input(j: int, keep_image: bool, total: np.ndarray | None = None) -> np.ndarray:
+        """Frame ``j`` aligned, ghost-replaced, as display values, and its fusion weight:
+        ``H×W×4`` (colour, weight divided by ``total``) with ``keep_image``; without it the
+        weight is added into ``total`` (``H×W``), which is returned."""
         h = transforms[j]
         general = not (np.allclose(h[:2, :2], np.eye(2)) and np.allclose(h[2], [0, 0, 1]) and np.allclose(h[:2, 2], np.rint(h[:2, 2])))
         replace = owner is not None and bool(masks[j].any())
         tables = no_tables
         if replace:
             tables = _reexposure_tables(radiance, relative / relative[j], table)
-        keep_image = keep_image or bool(contrast_weight)
-        image = np.empty((height, width, 3) if keep_image else (1, 1, 3), np.float32)
-        weight = np.empty((height, width, 1), np.float32)
+        # The weight is divided by the sum, or added into it, in the kernel unless the local
+        # contrast (which needs the image) multiplies it first.
+        fused = not contrast_weight
+        if keep_image or not fused:
+            out = np.empty((height, width, 4), np.float32)
+            image, weight = out, out[..., 3]  # a strided view: the weight is the fourth channel
+        else:
+            out = image = no_image
+            weight = total
+        norm = total if keep_image and fused else no_norm
         dy, dx = -int(round(h[1, 2])), -int(round(h[0, 2]))
         ghost = (source_codes if replace else no_codes, owner if replace else no_owner, tables)
+        flags = (keep_image or not fused, not keep_image and fused, norm, image, weight)
         if not general and levels == 256 and not linear:
-            fusion_frame8_kernel()(
-                codes[j], dy, dx, table, replace, masks[j], y0, fy, x0, fx, *ghost,
-                exposure_table, saturation_table, keep_image, image, weight[..., 0],
-            )
+            fusion_frame8_kernel()(codes[j], dy, dx, table, replace, masks[j], y0, fy, x0, fx, *ghost, exposure_table, saturation_table, *flags)
         else:
             fusion_frame_kernel()(
                 codes[j], general, dy, dx, np.ascontiguousarray(h), table, replace, masks[j], y0, fy, x0, fx, *ghost,
-                exposure_table, saturation_table, keep_image, image, weight[..., 0],
+                exposure_table, saturation_table, *flags,
             )
-        if contrast_weight:
-            weight[..., 0] *= _local_contrast(image) ** np.float32(contrast_weight)
-        return image, weight
+        if fused:
+            return out if keep_image else total
+        weight *= _local_contrast(out[..., :3]) ** np.float32(contrast_weight)
+        if keep_image:
+            weight /= total
+            return out
+        total += weight
+        return total
 
     # Pass 1: the weights' sum, one frame at a time.
-    total = np.zeros((height, width, 1), np.float32)
+    total = np.zeros((height, width), np.float32)
     for j in range(count):
-        total += frame_input(j, False)[1]
+        frame_input(j, False, total)
 
     # Pass 2: each frame's Laplacian pyramid times its normalised weights' Gaussian pyramid,
-    # accumulated level by level.
+    # accumulated level by level; colour and weight are one 4-channel array, reduced together.
     depth = _pyramid_depth(height, width)
     accumulated: list[np.ndarray] = []
     shape = (height, width)
     for _ in range(depth):
         accumulated.append(np.zeros(shape + (3,), np.float32))
         shape = ((shape[0] + 1) // 2, (shape[1] + 1) // 2)
-    empty = np.zeros((0, 0, 3), np.float32)
+    empty = np.zeros((0, 0, 4), np.float32)
     for j in range(count):
-        level, weight = frame_input(j, True)
-        weight /= total
+        level = frame_input(j, True, total)
         for index in range(depth):
             coarse = _reduce(level) if index < depth - 1 else empty
-            pyramid_blend_kernel()(level, coarse, weight, accumulated[index], True)
-            if index < depth - 1:
-                level = coarse
-                weight = _reduce(weight)
-        del level, weight
+            pyramid_blend_kernel()(level, coarse, accumulated[index], True)
+            level = coarse
+        del level
     fused = accumulated[-1]
     for index in range(depth - 2, -1, -1):
-        pyramid_blend_kernel()(empty, fused, empty, accumulated[index], False)
+        pyramid_blend_kernel()(empty, fused, accumulated[index], False)
         fused = accumulated[index]
     return np.clip(fused, 0, 1)

@@ -34,7 +34,7 @@ import scipy.ndimage
 
 from lhe.errors import InputError
 
-__all__ = ["ghost_masks", "consensus_sources", "resize_bilinear"]
+__all__ = ["ghost_masks", "consensus_sources"]
 
 
 
@@ -257,36 +257,3 @@ def ghost_masks(
             region_sources = np.where(~inside & near, region_sources[iy, ix], region_sources)
         return masks, region_sources
     return masks
-
-
-def resize_bilinear(image: np.ndarray, shape: tuple[int, int], rows: slice | None = None) -> np.ndarray:
-    """Bilinear resize of an ``h×w`` array to ``shape`` (pixel centres aligned), optionally only some rows.
-
-    Args:
-        image: ``h×w`` float array.
-        shape: output ``(H, W)``.
-        rows: the output rows to compute (a strip of a large image); all when None.
-
-    Returns:
-        ``len(rows)×W`` float32.
-
-    Example:
-        >>> resize_bilinear(np.array([[0.0, 1.0]]), (1, 4)).tolist()
-        [[0.0, 0.25, 0.75, 1.0]]
-    """
-    h, w = image.shape
-    height, width = shape
-    rows = slice(0, height) if rows is None else rows
-    y = (np.arange(rows.start, rows.stop) + 0.5) * (h / height) - 0.5
-    x = (np.arange(width) + 0.5) * (w / width) - 0.5
-    y = np.clip(y, 0, h - 1)
-    x = np.clip(x, 0, w - 1)
-    y0 = np.minimum(y.astype(np.int64), max(h - 2, 0))
-    x0 = np.minimum(x.astype(np.int64), max(w - 2, 0))
-    fy = (y - y0).astype(np.float32)[:, None]
-    fx = (x - x0).astype(np.float32)
-    y1 = np.minimum(y0 + 1, h - 1)
-    x1 = np.minimum(x0 + 1, w - 1)
-    image = image.astype(np.float32, copy=False)
-    strip = image[y0] * (1 - fy) + image[y1] * fy  # rows first: the small side
-    return strip[:, x0] * (1 - fx) + strip[:, x1] * fx

@@ -30,7 +30,7 @@ from lhe.hdr._checks import check_frames
 from lhe.hdr.align import Alignment, align_frames, transform_displacement, validate_align_model
 from lhe.hdr.exposure import default_reference, normalise_exposures
 from lhe.hdr.fusion import fuse_exposures_Mertens2007
-from lhe.hdr._kernels import bilinear_grid, merge_kernel, merge_transform_kernel
+from lhe.kernels.hdr import bilinear_grid, merge_kernel, merge_transform_kernel
 from lhe.hdr.ghosts import ghost_masks
 from lhe.hdr.response import apply_response, resolve_response
 from lhe.hdr.weights import WEIGHTS, validate_weights
@@ -85,7 +85,7 @@ def sample_aligned(frame: np.ndarray, h: np.ndarray, ys: np.ndarray, xs: np.ndar
         ``(samples, inside)``: ``len(ys)×len(xs)×C`` values and a boolean map of the samples
         that fell inside the frame (outside ones repeat its nearest edge pixel).
     """
-    from lhe.hdr._kernels import sample_nearest_kernel
+    from lhe.kernels.hdr import sample_nearest_kernel
 
     out = np.empty((len(ys), len(xs), frame.shape[2]), frame.dtype)
     inside = np.empty((len(ys), len(xs)), np.bool_)

@@ -54,7 +54,7 @@ import scipy.ndimage
 from lhe.color import linear_to_srgb, luminance, mu_law
 from lhe.errors import InputError
 from lhe.hdr._checks import check_image, validate_method
-from lhe.hdr._kernels import bilinear_grid, block_log_luminance_kernel, local_tonemap_kernel
+from lhe.kernels.hdr import bilinear_grid, block_log_luminance_kernel, local_tonemap_kernel
 
 __all__ = [
     "tonemap",
@@ -443,7 +443,7 @@ def tonemap_photographic(
         G. Eilertsen, R. K. Mantiuk and J. Unger, "Real-time noise-aware tone mapping", ACM TOG
         (SIGGRAPH Asia) 34(6), 2015.
     """
-    from lhe.hdr._kernels import photographic_tonemap_kernel
+    from lhe.kernels.hdr import photographic_tonemap_kernel
 
     if not shadows > 1:
         raise InputError(f"shadows must be more than 1 stop, got {shadows}")

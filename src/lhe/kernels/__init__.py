@@ -1,9 +1,21 @@
-"""Bilateral-grid slicing kernels: a torch reference and fused backends, picked by device.
+"""lhe's compiled kernels, in one package that imports without torch.
+
+Torch-free (numpy + numba, compiled on first use and cached):
+
+- :mod:`lhe.kernels.slicing`: the bilateral-grid slice on the CPU (building blocks and the fused
+  full-image kernel);
+- :mod:`lhe.kernels.grid_runtime`: the torch-free bilateral-grid runtime's passes on 8-bit
+  samples;
+- :mod:`lhe.kernels.hdr`: exposure merging, alignment, fusion pyramids and tone mapping.
+
+Torch backends of the bilateral slice, picked by device (imported only when called):
+:mod:`lhe.kernels.reference` (plain torch, differentiable), :mod:`lhe.kernels.cpu` (torch
+tensors through :mod:`lhe.kernels.slicing`) and :mod:`lhe.kernels.triton` (CUDA).
 
 ``slice_and_apply(grid, guide, image)`` slices a ``(N, 12, D, GH, GW)`` grid of 3×4 affine
 matrices at ``(x, y, guide)`` and applies them to the image; ``guide_slice_and_apply`` also
 computes the HDRNet guide in the same pass. The coordinate convention is documented in
-:mod:`lhe.kernels.reference`.
+:mod:`lhe.kernels.reference`. This module itself imports neither torch nor numba.
 """
 
 from __future__ import annotations
@@ -11,11 +23,14 @@ from __future__ import annotations
 import importlib
 import warnings
 from types import ModuleType
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from lhe.errors import InputError
-from lhe.kernels.reference import GuideParams, check_slice_inputs
+
+if TYPE_CHECKING:
+    import torch
+
+    from lhe.kernels.reference import GuideParams
 
 __all__ = ["BACKENDS", "GuideParams", "validate_backend", "resolve_backend", "slice_and_apply", "guide_slice_and_apply"]
 
@@ -74,6 +89,8 @@ def slice_and_apply(grid: torch.Tensor, guide: torch.Tensor, image: torch.Tensor
     Returns:
         ``(N, 3, H, W)``; only the ``reference`` backend is differentiable.
     """
+    from lhe.kernels.reference import check_slice_inputs
+
     if guide.ndim == 4 and guide.shape[1] == 1:
         guide = guide[:, 0]
     check_slice_inputs(grid, image, guide)
@@ -94,5 +111,16 @@ def guide_slice_and_apply(
     Returns:
         ``(N, 3, H, W)``.
     """
+    from lhe.kernels.reference import check_slice_inputs
+
     check_slice_inputs(grid, image)
     return _module(backend, image.device).guide_slice_and_apply(grid, image, params)
+
+
+def __getattr__(name: str) -> Any:
+    # GuideParams lives with the torch reference; importing it from here loads torch then.
+    if name == "GuideParams":
+        from lhe.kernels.reference import GuideParams
+
+        return GuideParams
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,7 @@ reference in tests/kernels/test_cpu.py and tests/models/test_bilateral_grid_runt
 
 import numpy as np
 
-from lhe.slicing_numba import CHUNK, LANES, axis_weights, pixel_runs
+from lhe.kernels.slicing import CHUNK, LANES, axis_weights, pixel_runs
 
 
 class TestAxisWeights:

@@ -1,5 +1,6 @@
-"""Compiled per-pixel loops of the HDR merge and the local tone mapper (numba; compiled on
-first use, cached on disk).
+"""Compiled per-pixel loops of :mod:`lhe.hdr`: the exposure merge, alignment, exposure-fusion
+pyramids and the tone mappers (numba, imported and compiled on first use, cached on disk;
+torch-free).
 
 The merge is a handful of table lookups per pixel and frame, the tone mapper a few arithmetic
 operations per pixel; as numpy expressions each makes ten or more passes over the image, as one
@@ -736,16 +737,18 @@ def fusion_frame_kernel() -> Callable[..., Any]:
     the moving region's source pixel re-exposed to this frame (``tables[s, code, channel]``).
     The weight is
     ``exposure[r + g + b] · saturation[max · 256 + min]`` (+ 1e-12) on 8-bit levels of the
-    result, tables holding enfuse's weights raised to their exponents. ``image`` is written
-    only with ``keep_image``.
+    result, tables holding enfuse's weights raised to their exponents, divided by ``norm``
+    (the frames' weight sum, ``H×W``; a ``1×1`` array: not divided), and stored in ``weight``
+    or, with ``accumulate``, added to it. ``image`` is written only with ``keep_image``.
     """
     import numba
 
     @numba.njit(parallel=True, cache=True, nogil=True, fastmath=True)
     def frame_input(frame, general, dy, dx, H, table, replace, mask, y0, fy, x0, fx, codes, owner, tables,
-                    exposure, saturation, keep_image, image, weight):  # pragma: no cover - compiled
+                    exposure, saturation, keep_image, accumulate, norm, image, weight):  # pragma: no cover - compiled
         height, width = weight.shape[0], weight.shape[1]
         mh, mw = mask.shape
+        normalise = norm.shape[0] > 1
         one = numba.float32(1.0)
         zero = numba.float32(0.0)
         affine = H[2, 0] == 0 and H[2, 1] == 0 and H[2, 2] == 1
@@ -813,7 +816,13 @@ def fusion_frame_kernel() -> Callable[..., Any]:
                 qr = int(min(max(r, zero), one) * numba.float32(255.0) + numba.float32(0.5))
                 qg = int(min(max(g, zero), one) * numba.float32(255.0) + numba.float32(0.5))
                 qb = int(min(max(b, zero), one) * numba.float32(255.0) + numba.float32(0.5))
-                weight[y, x] = exposure[qr + qg + qb] * saturation[max(qr, qg, qb) * 256 + min(qr, qg, qb)] + numba.float32(1e-12)
+                w = exposure[qr + qg + qb] * saturation[max(qr, qg, qb) * 256 + min(qr, qg, qb)] + numba.float32(1e-12)
+                if normalise:
+                    w /= norm[y, x]
+                if accumulate:
+                    weight[y, x] += w
+                else:
+                    weight[y, x] = w
 
     return _serialised(frame_input)
 
@@ -826,9 +835,10 @@ def fusion_frame8_kernel() -> Callable[..., Any]:
 
     @numba.njit(parallel=True, cache=True, nogil=True, fastmath=True)
     def frame_input8(frame, dy, dx, table, replace, mask, y0, fy, x0, fx, codes, owner, tables,
-                     exposure, saturation, keep_image, image, weight):  # pragma: no cover - compiled
+                     exposure, saturation, keep_image, accumulate, norm, image, weight):  # pragma: no cover - compiled
         height, width = weight.shape[0], weight.shape[1]
         mh, mw = mask.shape
+        normalise = norm.shape[0] > 1
         one = numba.float32(1.0)
         zero = numba.float32(0.0)
         tiny = numba.float32(1e-12)
@@ -859,13 +869,25 @@ def fusion_frame8_kernel() -> Callable[..., Any]:
                         qr = np.int64(min(max(r, zero), one) * numba.float32(255.0) + numba.float32(0.5))
                         qg = np.int64(min(max(g, zero), one) * numba.float32(255.0) + numba.float32(0.5))
                         qb = np.int64(min(max(b, zero), one) * numba.float32(255.0) + numba.float32(0.5))
-                        weight[y, x] = exposure[qr + qg + qb] * saturation[max(qr, qg, qb) * 256 + min(qr, qg, qb)] + tiny
+                        w = exposure[qr + qg + qb] * saturation[max(qr, qg, qb) * 256 + min(qr, qg, qb)] + tiny
+                        if normalise:
+                            w /= norm[y, x]
+                        if accumulate:
+                            weight[y, x] += w
+                        else:
+                            weight[y, x] = w
                         continue
                 if keep_image:
                     image[y, x, 0] = table[qr]
                     image[y, x, 1] = table[qg]
                     image[y, x, 2] = table[qb]
-                weight[y, x] = exposure[qr + qg + qb] * saturation[max(qr, qg, qb) * 256 + min(qr, qg, qb)] + tiny
+                w = exposure[qr + qg + qb] * saturation[max(qr, qg, qb) * 256 + min(qr, qg, qb)] + tiny
+                if normalise:
+                    w /= norm[y, x]
+                if accumulate:
+                    weight[y, x] += w
+                else:
+                    weight[y, x] = w
 
     return _serialised(frame_input8)
 
@@ -898,50 +920,58 @@ def fusion_source_kernel() -> Callable[..., Any]:
 
 @lru_cache(maxsize=1)
 def pyramid_reduce_kernel() -> Callable[..., Any]:
-    """Compiled Gaussian pyramid step of an ``H×W×C`` float32 array: separable binomial blur
-    ``[1 4 6 4 1] / 16`` (edge pixels repeated) sampled at even positions; ``rows`` is scratch
-    space of shape ``H × ⌈W/2⌉ × C``."""
+    """Compiled Gaussian pyramid step of a C-contiguous ``H×W×C`` float32 array into ``out``
+    (``⌈H/2⌉×⌈W/2⌉×C``): separable binomial blur ``[1 4 6 4 1] / 16`` (edge pixels repeated)
+    sampled at even positions. Each output row blends its five source rows into a row buffer
+    (one contiguous pass over ``W·C`` values), then filters that buffer along x, so no
+    image-sized scratch array is written and read back."""
     import numba
 
     @numba.njit(parallel=True, cache=True, nogil=True, fastmath=True)
-    def reduce(src, rows, out):  # pragma: no cover - compiled
+    def reduce(src, out):  # pragma: no cover - compiled
         height, width, channels = src.shape
         out_h, out_w = out.shape[0], out.shape[1]
+        n = width * channels
         k0 = numba.float32(0.0625)
         k1 = numba.float32(0.25)
         k2 = numba.float32(0.375)
-        for y in numba.prange(height):
-            for x in range(out_w):
-                c0 = max(2 * x - 2, 0)
-                c1 = max(2 * x - 1, 0)
-                c3 = min(2 * x + 1, width - 1)
-                c4 = min(2 * x + 2, width - 1)
-                for c in range(channels):
-                    rows[y, x, c] = k0 * (src[y, c0, c] + src[y, c4, c]) + k1 * (src[y, c1, c] + src[y, c3, c]) + k2 * src[y, 2 * x, c]
+        flat = src.reshape(height, n)
         for y in numba.prange(out_h):
-            r0 = max(2 * y - 2, 0)
-            r1 = max(2 * y - 1, 0)
-            r3 = min(2 * y + 1, height - 1)
-            r4 = min(2 * y + 2, height - 1)
+            s0 = flat[max(2 * y - 2, 0)]
+            s1 = flat[max(2 * y - 1, 0)]
+            s2 = flat[2 * y]
+            s3 = flat[min(2 * y + 1, height - 1)]
+            s4 = flat[min(2 * y + 2, height - 1)]
+            row = np.empty(n, np.float32)
+            for i in range(n):
+                row[i] = k0 * (s0[i] + s4[i]) + k1 * (s1[i] + s3[i]) + k2 * s2[i]
+            target = out[y]
             for x in range(out_w):
+                c0 = max(2 * x - 2, 0) * channels
+                c1 = max(2 * x - 1, 0) * channels
+                c2 = 2 * x * channels
+                c3 = min(2 * x + 1, width - 1) * channels
+                c4 = min(2 * x + 2, width - 1) * channels
                 for c in range(channels):
-                    out[y, x, c] = k0 * (rows[r0, x, c] + rows[r4, x, c]) + k1 * (rows[r1, x, c] + rows[r3, x, c]) + k2 * rows[2 * y, x, c]
+                    target[x, c] = k0 * (row[c0 + c] + row[c4 + c]) + k1 * (row[c1 + c] + row[c3 + c]) + k2 * row[c2 + c]
 
     return _serialised(reduce)
 
 
 @lru_cache(maxsize=1)
 def pyramid_blend_kernel() -> Callable[..., Any]:
-    """Compiled Laplacian level accumulation: ``acc += (G − expand(G_next)) · w`` (``subtract``
-    true), or ``acc += expand(G_next)`` for collapsing (``level`` and ``weight`` unused), or
-    ``acc += G · w`` when ``G_next`` is empty (the top level). ``expand`` is the Burt-Adelson
-    interpolation, separable: ``(g[i−1] + 6 g[i] + g[i+1]) / 8`` at even, ``(g[i] + g[i+1]) / 2``
-    at odd positions, edge pixels repeated."""
+    """Compiled Laplacian level accumulation into the ``H×W×3`` ``acc``. With ``subtract``,
+    ``level`` is ``H×W×4``, colour and weight (the frame's Gaussian levels of both), ``coarse``
+    its next level: ``acc += (G − expand(G_next)) · w``, or ``acc += G · w`` when ``coarse`` is
+    empty (the top level). Without ``subtract`` (collapsing), ``acc += expand(coarse)``
+    (``level`` unused). ``expand`` is the Burt-Adelson interpolation of the first three
+    channels, separable: ``(g[i−1] + 6 g[i] + g[i+1]) / 8`` at even, ``(g[i] + g[i+1]) / 2`` at
+    odd positions, edge pixels repeated."""
     import numba
 
     @numba.njit(parallel=True, cache=True, nogil=True, fastmath=True)
-    def blend(level, coarse, weight, acc, subtract):  # pragma: no cover - compiled
-        height, width, channels = acc.shape
+    def blend(level, coarse, acc, subtract):  # pragma: no cover - compiled
+        height, width = acc.shape[0], acc.shape[1]
         ch = coarse.shape[0]
         cw = coarse.shape[1]
         eighth = numba.float32(0.125)
@@ -950,42 +980,44 @@ def pyramid_blend_kernel() -> Callable[..., Any]:
         if ch == 0:
             for y in numba.prange(height):
                 for x in range(width):
-                    w = weight[y, x, 0]
-                    for c in range(channels):
+                    w = level[y, x, 3]
+                    for c in range(3):
                         acc[y, x, c] += level[y, x, c] * w
             return
         for y in numba.prange(height):
             i = y // 2
-            row = np.empty((cw, channels), np.float32)
+            row = np.empty((cw, 3), np.float32)
             if y % 2 == 0:
                 a = max(i - 1, 0)
                 b = min(i + 1, ch - 1)
                 for j in range(cw):
-                    for c in range(channels):
+                    for c in range(3):
                         row[j, c] = eighth * (coarse[a, j, c] + coarse[b, j, c]) + six_eighths * coarse[i, j, c]
             else:
                 b = min(i + 1, ch - 1)
                 for j in range(cw):
-                    for c in range(channels):
+                    for c in range(3):
                         row[j, c] = half * (coarse[i, j, c] + coarse[b, j, c])
-            for x in range(width):
-                j = x // 2
-                if x % 2 == 0:
-                    left = max(j - 1, 0)
-                    right = min(j + 1, cw - 1)
-                    for c in range(channels):
-                        expanded = eighth * (row[left, c] + row[right, c]) + six_eighths * row[j, c]
-                        if subtract:
-                            acc[y, x, c] += (level[y, x, c] - expanded) * weight[y, x, 0]
-                        else:
-                            acc[y, x, c] += expanded
-                else:
-                    right = min(j + 1, cw - 1)
-                    for c in range(channels):
-                        expanded = half * (row[j, c] + row[right, c])
-                        if subtract:
-                            acc[y, x, c] += (level[y, x, c] - expanded) * weight[y, x, 0]
-                        else:
-                            acc[y, x, c] += expanded
+            expanded = np.empty((width, 3), np.float32)
+            for j in range((width + 1) // 2):  # even x = 2j
+                left = max(j - 1, 0)
+                right = min(j + 1, cw - 1)
+                for c in range(3):
+                    expanded[2 * j, c] = eighth * (row[left, c] + row[right, c]) + six_eighths * row[j, c]
+            for j in range(width // 2):  # odd x = 2j + 1
+                right = min(j + 1, cw - 1)
+                for c in range(3):
+                    expanded[2 * j + 1, c] = half * (row[j, c] + row[right, c])
+            target = acc[y]
+            if subtract:
+                source = level[y]
+                for x in range(width):
+                    w = source[x, 3]
+                    for c in range(3):
+                        target[x, c] += (source[x, c] - expanded[x, c]) * w
+            else:
+                for x in range(width):
+                    for c in range(3):
+                        target[x, c] += expanded[x, c]
 
     return _serialised(blend)

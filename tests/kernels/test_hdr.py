@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lhe.hdr._kernels import (
+from lhe.kernels.hdr import (
     bilinear_grid,
     block_log_luminance_kernel,
     local_tonemap_kernel,
@@ -164,3 +164,62 @@ class TestSerialised:
         with ThreadPoolExecutor(max_workers=4) as pool:
             results = list(pool.map(lambda _: merge_exposures(frames, [0.25, 1.0, 4.0], response="srgb"), range(8)))
         assert all(np.array_equal(r, expected) for r in results)
+
+
+def _binomial_reduce(image):
+    """Reference Gaussian pyramid step: [1 4 6 4 1] / 16 along both axes, edges repeated, even samples."""
+    taps = np.array([1, 4, 6, 4, 1], np.float64) / 16
+    padded = np.pad(image.astype(np.float64), ((2, 2), (0, 0), (0, 0)), mode="edge")
+    rows = sum(t * padded[k : k + image.shape[0]] for k, t in enumerate(taps))
+    padded = np.pad(rows, ((0, 0), (2, 2), (0, 0)), mode="edge")
+    blurred = sum(t * padded[:, k : k + image.shape[1]] for k, t in enumerate(taps))
+    return blurred[::2, ::2]
+
+
+def _expand(coarse, shape):
+    """Reference Burt-Adelson expand: (g[i-1] + 6 g[i] + g[i+1]) / 8 at even, (g[i] + g[i+1]) / 2 at odd positions."""
+    def along(values, size, axis):
+        values = np.moveaxis(values, axis, 0)
+        n = values.shape[0]
+        out = np.empty((size,) + values.shape[1:])
+        for position in range(size):
+            i = position // 2
+            if position % 2 == 0:
+                out[position] = (values[max(i - 1, 0)] + 6 * values[i] + values[min(i + 1, n - 1)]) / 8
+            else:
+                out[position] = (values[i] + values[min(i + 1, n - 1)]) / 2
+        return np.moveaxis(out, 0, axis)
+
+    return along(along(coarse.astype(np.float64), shape[0], 0), shape[1], 1)
+
+
+class TestPyramidKernels:
+    @pytest.mark.parametrize("shape", [(7, 9, 4), (16, 11, 1), (1, 5, 4), (33, 2, 3)])
+    def test_reduce_is_the_binomial_step(self, shape):
+        from lhe.kernels.hdr import pyramid_reduce_kernel
+
+        image = np.random.default_rng(0).random(shape, dtype=np.float32)
+        out = np.empty(((shape[0] + 1) // 2, (shape[1] + 1) // 2, shape[2]), np.float32)
+        pyramid_reduce_kernel()(image, out)
+        np.testing.assert_allclose(out, _binomial_reduce(image), atol=1e-6)
+
+    @pytest.mark.parametrize("shape", [(9, 12), (8, 7), (1, 3)])
+    def test_blend_adds_the_weighted_laplacian_and_collapses(self, shape):
+        from lhe.kernels.hdr import pyramid_blend_kernel
+
+        rng = np.random.default_rng(1)
+        level = rng.random(shape + (4,), dtype=np.float32)  # colour and weight
+        coarse = rng.random(((shape[0] + 1) // 2, (shape[1] + 1) // 2, 4), dtype=np.float32)
+        start = rng.random(shape + (3,), dtype=np.float32)
+        acc = start.copy()
+        pyramid_blend_kernel()(level, coarse, acc, True)
+        laplacian = level[..., :3] - _expand(coarse[..., :3], shape)
+        np.testing.assert_allclose(acc, start + laplacian * level[..., 3:], atol=1e-5)
+
+        acc = start.copy()
+        pyramid_blend_kernel()(level, np.zeros((0, 0, 4), np.float32), acc, True)  # the top level
+        np.testing.assert_allclose(acc, start + level[..., :3] * level[..., 3:], atol=1e-6)
+
+        acc = start.copy()
+        pyramid_blend_kernel()(np.zeros((0, 0, 4), np.float32), np.ascontiguousarray(coarse[..., :3]), acc, False)
+        np.testing.assert_allclose(acc, start + _expand(coarse[..., :3], shape), atol=1e-6)

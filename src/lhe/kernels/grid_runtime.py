@@ -1,0 +1,171 @@
+"""The full-resolution passes of the torch-free bilateral-grid runtime, compiled with numba.
+
+:class:`lhe.models.bilateral_grid_runtime.BilateralGridRuntime` runs the small 256×256 network
+in numpy; these kernels do the rest, straight on 8-bit samples: :func:`downsample_uint8`, the
+network's 256×256 copy (an antialiased bilinear resize like torch's
+``interpolate(antialias=True)``, in one pass), and :func:`enhance_uint8`, everything at full
+resolution — guide, trilinear slice, affine apply, the highlight roll-off, the ``--strength``
+blend and 8-bit rounding — in one pass from uint8 samples to uint8 samples. Torch-free.
+
+The full-resolution pass works on chunks of at most 256 pixels of a row that lie between the
+same two grid columns, in planar float32 buffers, so that every step is a loop the compiler
+vectorises: colours, the guide (knots four per pass), a gather-free slice that weighs each
+depth bin the chunk touches by its tent function (:func:`lhe.kernels.slicing.slice_chunk`, the
+design of :mod:`lhe.kernels.slicing`), the blend and rounding. On a 12-megapixel photo, one
+thread, on the project's 2-core AMD EPYC (AVX-512) under load: 0.078 CPU-s, against 0.32 s for
+the previous per-pixel gather kernel (about 0.02 s of it the slice; most of the rest converting
+and interleaving 8-bit samples and the guide's 48 ReLU terms per pixel).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from lhe.kernels.slicing import CHUNK, LANES, axis_weights, pixel_runs, slice_chunk
+from lhe.shadow_lift import CEILING, KNEE
+
+__all__ = ["resample_taps", "downsample_uint8", "enhance_uint8"]
+
+
+@njit(cache=True)
+def resample_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """First source index and normalised weights of each output sample of an antialiased
+    bilinear (triangle-filter) resize, as torch's ``interpolate(antialias=True)`` and Pillow's
+    BILINEAR: the triangle is stretched by the scale when downsampling."""
+    scale = n_in / n_out
+    support = max(scale, 1.0)
+    n_taps = int(math.ceil(support)) * 2 + 1
+    first = np.empty(n_out, np.int64)
+    weights = np.zeros((n_out, n_taps), np.float32)
+    for i in range(n_out):
+        center = (i + 0.5) * scale
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), n_in)
+        total = 0.0
+        for j in range(lo, hi):
+            total += max(0.0, 1.0 - abs((j + 0.5 - center) / support))
+        first[i] = lo
+        for j in range(lo, hi):
+            weights[i, j - lo] = max(0.0, 1.0 - abs((j + 0.5 - center) / support)) / total
+    return first, weights
+
+
+@njit(parallel=True, cache=True, fastmath=True)
+def downsample_uint8(image: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+    """``H×W×3`` uint8 → ``out_h×out_w×3`` float32 in [0, 1], antialiased bilinear, rows then columns."""
+    height, width = image.shape[0], image.shape[1]
+    y_first, y_weights = resample_taps(height, out_h)
+    x_first, x_weights = resample_taps(width, out_w)
+    flat = image.reshape(height, width * 3)
+    out = np.empty((out_h, out_w, 3), np.float32)
+    for r in prange(out_h):
+        row = np.zeros(width * 3, np.float32)
+        for t in range(y_weights.shape[1]):
+            w = y_weights[r, t]
+            if w != 0.0:
+                source = flat[y_first[r] + t]
+                for i in range(width * 3):
+                    row[i] += w * np.float32(source[i])
+        for c in range(out_w):
+            r0 = g0 = b0 = np.float32(0.0)
+            for t in range(x_weights.shape[1]):
+                w = x_weights[c, t]
+                i = (x_first[c] + t) * 3
+                if w != 0.0:
+                    r0 += w * row[i]
+                    g0 += w * row[i + 1]
+                    b0 += w * row[i + 2]
+            scale = np.float32(1.0 / 255.0)
+            out[r, c, 0], out[r, c, 1], out[r, c, 2] = r0 * scale, g0 * scale, b0 * scale
+    return out
+
+
+@njit(parallel=True, cache=True, fastmath=True)
+def enhance_uint8(image, grid, ccm, ccm_bias, thresholds, slopes, mix_w, mix_b, strength, out):
+    """``image``/``out`` ``(H, W, 3)`` uint8; ``grid`` ``(GH, GW, D, 12)`` float32.
+
+    Per row: the grid interpolated along y; then, per chunk of at most ``CHUNK`` pixels lying
+    between two grid columns, the colours as float planes, the guide, the slice and apply
+    (:func:`lhe.kernels.slicing.slice_chunk`), and the blend and rounding, each a pass the compiler vectorises.
+    """
+    height, width = image.shape[0], image.shape[1]
+    grid_h, grid_w, depth = grid.shape[0], grid.shape[1], grid.shape[2]
+    x_lo, x_hi, x_frac = axis_weights(width, grid_w)
+    y_lo, y_hi, y_frac = axis_weights(height, grid_h)
+    starts = pixel_runs(x_lo)
+    # The guide's knots in groups of four (padding adds nothing: slope 0), so one pass over a
+    # chunk adds four ReLU terms per load and store of the running sum.
+    n_knots = (thresholds.shape[1] + 3) // 4 * 4
+    knots = np.zeros((3, n_knots), np.float32)
+    knot_slopes = np.zeros((3, n_knots), np.float32)
+    knots[:, : thresholds.shape[1]] = thresholds
+    knot_slopes[:, : thresholds.shape[1]] = slopes
+    scale = np.float32(1.0 / 255.0)
+    zero, one, half = np.float32(0.0), np.float32(1.0), np.float32(0.5)
+    top = np.float32(depth - 1)
+    knee, room, eps = np.float32(KNEE), np.float32(CEILING - KNEE), np.float32(1e-6)
+    for y in prange(height):
+        fy = y_frac[y]
+        line = (one - fy) * grid[y_lo[y]] + fy * grid[y_hi[y]]  # (GW, D, 12)
+        source, target = image[y], out[y]
+        p = np.empty(3 * CHUNK, np.float32)
+        acc = np.empty(3 * CHUNK, np.float32)
+        w = np.empty(CHUNK, np.float32)
+        t = np.empty(CHUNK, np.float32)
+        curve = np.empty(CHUNK, np.float32)
+        result = np.empty(3 * CHUNK, np.uint8)
+        for s in range(starts.shape[0] - 1):
+            left, right = line[x_lo[starts[s]]], line[x_hi[starts[s]]]
+            for start in range(starts[s], starts[s + 1], CHUNK):
+                m = min(CHUNK, starts[s + 1] - start)
+                # Up to a multiple of LANES pixels where the row has them (see LANES).
+                count = min(start + (m + LANES - 1) // LANES * LANES, width) - start
+                for i in range(count):
+                    p[i] = source[start + i, 0] * scale
+                    p[CHUNK + i] = source[start + i, 1] * scale
+                    p[2 * CHUNK + i] = source[start + i, 2] * scale
+                for i in range(count):
+                    w[i] = mix_b
+                for c in range(3):
+                    m0, m1, m2, mb = ccm[c, 0], ccm[c, 1], ccm[c, 2], ccm_bias[c]
+                    for i in range(count):
+                        t[i] = m0 * p[i] + m1 * p[CHUNK + i] + m2 * p[2 * CHUNK + i] + mb
+                        curve[i] = zero
+                    for k in range(0, n_knots, 4):
+                        s0, s1, s2, s3 = knot_slopes[c, k], knot_slopes[c, k + 1], knot_slopes[c, k + 2], knot_slopes[c, k + 3]
+                        k0, k1, k2, k3 = knots[c, k], knots[c, k + 1], knots[c, k + 2], knots[c, k + 3]
+                        for i in range(count):
+                            u = t[i]
+                            curve[i] += (s0 * max(u - k0, zero) + s1 * max(u - k1, zero)) + (
+                                s2 * max(u - k2, zero) + s3 * max(u - k3, zero)
+                            )
+                    weight = mix_w[c]
+                    for i in range(count):
+                        w[i] += weight * curve[i]
+                for i in range(count):
+                    w[i] = min(max(min(max(w[i], zero), one) * depth - half, zero), top)
+                slice_chunk(left, right, w, x_frac[start : start + count], p, m, count, acc)
+                for i in range(count):  # highlight roll-off, as lhe.shadow_lift.protect_highlights
+                    peak_ref = max(max(p[i], p[CHUNK + i]), p[2 * CHUNK + i])
+                    peak = max(max(acc[i], acc[CHUNK + i]), acc[2 * CHUNK + i])
+                    soft = peak
+                    if peak > knee:
+                        soft = knee + room * math.tanh((peak - knee) / room)
+                    factor = one
+                    if peak > eps:
+                        factor = max(soft, min(peak_ref, peak)) / peak
+                    acc[i] *= factor
+                    acc[CHUNK + i] *= factor
+                    acc[2 * CHUNK + i] *= factor
+                for i in range(count):  # strength blend and rounding
+                    for c in range(3):
+                        j = c * CHUNK + i
+                        blend = p[j] + strength * (min(max(acc[j], zero), one) - p[j])
+                        result[j] = np.uint8(min(max(blend, zero), one) * np.float32(255) + half)
+                for i in range(m):
+                    target[start + i, 0] = result[i]
+                    target[start + i, 1] = result[CHUNK + i]
+                    target[start + i, 2] = result[2 * CHUNK + i]
