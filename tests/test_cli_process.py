@@ -120,8 +120,11 @@ class TestStdoutCarriesData:
 class TestInterruptedBatch:
     def test_ctrl_c_stops_soon_and_leaves_no_temporary_file(self, batch, tmp_path):
         out = tmp_path / "out"
+        # A shell starts background jobs with SIGINT ignored, and children inherit that: give lhe
+        # the default disposition, as a terminal would, whoever started pytest.
         process = _spawn("enhance", str(batch), "-o", str(out), "--model", "classical", "--workers", "2", "--quiet",
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         _wait_for_outputs(out, 3, process)
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=60)
