@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from lhe.color import linear_to_srgb
+from lhe.denoise import denoise_enhanced, validate_denoise_mode
 from lhe.device import apply_thread_policy, resolve_device
 from lhe.errors import InputError, ModelError
 from lhe.io import Image
@@ -222,6 +223,7 @@ def enhance(
     model: str | None = None,
     strength: float = 1.0,
     exposure: float = 0.0,
+    denoise: str = "auto",
     device: str = "auto",
     weights: str | Path | None = None,
 ) -> Image:
@@ -235,6 +237,8 @@ def enhance(
         strength: 0..1 blend between the input (0) and the enhanced result (1), in sRGB.
         exposure: stops (−4..4) added to the enhanced result in linear light, with the same
             highlight roll-off as the models (a pixel the input did not clip is never clipped).
+        denoise: ``auto`` cleans the noise the enhancement brought up when it is visible and
+            the model does not denoise itself; ``on`` always, ``off`` never (:mod:`lhe.denoise`).
         device: ``auto``, ``cpu`` or ``cuda``.
         weights: a checkpoint to use instead of the shipped one.
 
@@ -245,12 +249,16 @@ def enhance(
         raise InputError(f"--strength must be between 0 and 1, got {strength}")
     if not -4.0 <= exposure <= 4.0:
         raise InputError(f"--exposure must be between -4 and 4 stops, got {exposure}")
+    validate_denoise_mode(denoise)
     method = get_method("enhance", model) if model else default_method("enhance")
+    if method.denoises and denoise == "auto":
+        denoise = "off"
     if method.runtime and image.samples(np.uint8) is not None and not image.linear:
         if resolve_device(device) == "cpu" and (weights is None or Path(weights).suffix == ".safetensors"):
             # 8-bit photo on the CPU: the model's torch-free runtime, uint8 in and out.
             runtime = _cached_runtime(method.runtime, str(checkpoint_path(method.name, weights)))
             samples = runtime.enhance_uint8(image.samples(np.uint8), 1.0 if exposure else strength)
+            samples = denoise_enhanced(image.samples(np.uint8), samples, denoise)
             if not exposure:
                 return Image(linear=False, meta=image.meta, samples=samples, alpha=image.alpha)
             source = image.samples(np.uint8).astype(np.float32) / np.float32(255)
@@ -264,6 +272,7 @@ def enhance(
         network = _load(method, weights, device)
         # Full-resolution inference with bounded memory where the model offers it (tiling).
         result = np.clip(_run(getattr(network, "infer", network), source, device), 0.0, 1.0)
+    result = denoise_enhanced(source, result, denoise)
     if exposure:
         result = _expose(source, result, exposure)
     if strength < 1.0:

@@ -250,6 +250,7 @@ def enhance(
     weights: Annotated[Optional[Path], typer.Option("--weights", help="A checkpoint to use instead of the shipped one.")] = None,
     strength: Annotated[float, typer.Option("--strength", min=0.0, max=1.0, help="Blend with the input: 0 = input, 1 = full effect.")] = 1.0,
     exposure: Annotated[float, typer.Option("--exposure", min=-4.0, max=4.0, help="Stops to add to (or, negative, take from) the result; highlights the input did not clip stay unclipped.")] = 0.0,
+    denoise: Annotated[str, typer.Option("--denoise", help="Clean the noise the enhancement brings up: auto (when visible and the model does not denoise itself), on or off.")] = "auto",
     device: Device = "auto",
     format: Format = None,
     quality: Quality = 95,
@@ -275,7 +276,7 @@ def enhance(
         quality=quality, bit_depth=bit_depth, overwrite=overwrite, recursive=recursive, workers=workers,
         max_pixels=max_pixels, quiet=quiet, json_lines=json_lines, skip_existing=skip_existing,
         max_memory=max_memory, output_profile=output_profile, engine=engine, address=address,
-        gpus_per_worker=gpus_per_worker,
+        gpus_per_worker=gpus_per_worker, denoise=denoise,
     ))
 
 

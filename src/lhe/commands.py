@@ -191,8 +191,12 @@ def _merge_images(images: list[Image], **options) -> tuple[Image, dict]:
 
 def run_enhance(inputs, output, *, model, weights, strength, exposure, device, format, quality, bit_depth, overwrite,
                 recursive, workers, max_pixels, quiet, json_lines, skip_existing=False, max_memory=None,
-                output_profile="srgb", engine="local", address=None, gpus_per_worker=None) -> batch.Summary:
+                output_profile="srgb", engine="local", address=None, gpus_per_worker=None,
+                denoise="auto") -> batch.Summary:
     from lhe import api
+    from lhe.denoise import validate_denoise_mode
+
+    validate_denoise_mode(denoise)
 
     runner = _engine(engine, workers=workers, address=address, gpus_per_worker=gpus_per_worker, device=device,
                      inputs=inputs, output=output)
@@ -207,7 +211,7 @@ def run_enhance(inputs, output, *, model, weights, strength, exposure, device, f
 
     def operation() -> functools.partial:
         return functools.partial(_enhance_images, model=chosen.get("model"), strength=strength, exposure=exposure,
-                                 device=chosen.get("device", "cpu"), weights=None if weights is None else str(weights))
+                                 denoise=denoise, device=chosen.get("device", "cpu"), weights=None if weights is None else str(weights))
 
     return _single_image_batch(
         inputs, output, operation, suffix="enhanced",

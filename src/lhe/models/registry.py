@@ -62,6 +62,8 @@ class Method:
         function: ``"module:function"`` of a classical method, ``H×W×3`` float32 in and out
             (sRGB in [0, 1] in; the task's output encoding out); needs no weights.
         default: the task's default when its checkpoint ships (else the task's classical method).
+        denoises: the method removes noise itself, so ``--denoise auto`` leaves its result alone
+            (:mod:`lhe.denoise` cleans the others' amplified noise).
         description: one line for ``lhe models`` (learned models describe themselves in
             :func:`register_model`).
         working_bytes: working memory per pixel (bytes) for 8-bit and for 16-bit/float input,
@@ -76,6 +78,7 @@ class Method:
     runtime: str | None = None
     function: str | None = None
     default: bool = False
+    denoises: bool = False
     description: str = ""
     working_bytes: tuple[float, float] = (200, 200)
 
@@ -86,7 +89,7 @@ class Method:
 METHODS: tuple[Method, ...] = (
     Method("bilateral-grid", "enhance", module="lhe.models.bilateral_grid",
            runtime="lhe.models.bilateral_grid_runtime:BilateralGridRuntime", default=True, working_bytes=(24, 128)),
-    Method("band-recursive", "enhance", module="lhe.models.band_recursive"),
+    Method("band-recursive", "enhance", module="lhe.models.band_recursive", denoises=True),
     Method("classical", "enhance", function="lhe.classical:enhance_adaptive_gamma", description="adaptive gamma",
            working_bytes=(150, 150)),
     # HDRUNet recovers clipped highlights better than our ExpandNet (clipped-region error 0.574
