@@ -7,9 +7,11 @@ estimates the input's noise (:func:`estimate_noise`) and removes what the enhanc
 output's expected noise there, ``noise × (Y_out + 2) / (Y_in + 2)``. A region the enhancement did
 not brighten keeps its grain and texture; an edge well above the noise is kept.
 
-``auto`` mode filters a photo only when the enhancement makes its noise visible (above
-:data:`VISIBLE_NOISE` levels over at least a tenth of the picture); otherwise it returns the result
-untouched at the cost of the noise estimate only.
+``auto`` mode filters a photo only when it has noise above the 8-bit rounding error (a clean or
+camera-denoised JPEG has none: amplified rounding is steps, which this filter would not bridge
+anyway) and the enhancement makes that noise visible (above :data:`VISIBLE_NOISE` levels over at
+least a tenth of the picture); otherwise it returns the result untouched at the cost of the noise
+estimate only.
 
 References:
     John Immerkær, "Fast Noise Variance Estimation", Computer Vision and Image Understanding 64(2),
@@ -24,7 +26,7 @@ import numpy as np
 from lhe.checks import check_shape
 from lhe.errors import InputError
 
-__all__ = ["DENOISE_MODES", "VISIBLE_NOISE", "validate_denoise_mode", "estimate_noise", "denoise_enhanced"]
+__all__ = ["DENOISE_MODES", "VISIBLE_NOISE", "NOISY", "validate_denoise_mode", "estimate_noise", "denoise_enhanced"]
 
 DENOISE_MODES = ("auto", "on", "off")
 VISIBLE_NOISE = 1.5  # levels (of 255): output grain above this is visible on a print or screen
@@ -32,6 +34,7 @@ RANGE_FACTOR = 1.5  # range sigma in units of the local output noise
 MIN_NOISE = 0.5  # levels: a pixel whose output noise is below this is left as it is
 DARK_LEVEL = 60.0  # levels: noise is read in blocks at most this bright (those the gain opens)
 QUANTISATION = 1.0 / np.sqrt(12.0)  # an 8-bit photo holds at least its rounding error
+NOISY = 1.5 * QUANTISATION  # auto mode: a photo reading less than this has no noise to clean
 _BLOCK = 8
 _FLAT_QUANTILE = 0.1  # the flattest tenth of the dark blocks: texture does not count as noise
 # For white noise the 10th percentile of 8×8 blocks' RMS residual is this fraction of sigma
@@ -123,7 +126,7 @@ def denoise_enhanced(source: np.ndarray, result: np.ndarray, mode: str = "auto")
         return result
     source = np.ascontiguousarray(source)
     noise = estimate_noise(source)
-    if mode == "auto" and np.quantile(_output_noise(source, result, noise), 0.9) < VISIBLE_NOISE:
+    if mode == "auto" and (noise < NOISY or np.quantile(_output_noise(source, result, noise), 0.9) < VISIBLE_NOISE):
         return result
     padded = np.pad(result.transpose(2, 0, 1), ((0, 0), (2, 2), (2, 2)), mode="edge")
     out = np.empty(result.shape, np.float32)
