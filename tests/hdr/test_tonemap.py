@@ -16,6 +16,7 @@ from lhe.hdr.tonemap import (
     tonemap_mulaw,
     tonemap_photographic,
     tonemap_Reinhard2002,
+    estimate_key_Reinhard2002,
     estimate_noise_floor,
     saturation_Mantiuk2009,
     validate_tonemap_method,
@@ -230,6 +231,32 @@ def banding_and_blotches(picture: np.ndarray) -> tuple[float, float, float]:
     return jump, reversal, blotch
 
 
+def night_scene(height: int = 192, width: int = 288, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A dark surround (2^-7, textured) with three small lamps (16) lighting pools around them
+    (0.5 at the lamp, Gaussian falloff of 22 px); returns the scene and the lamps' mask."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    light = np.full((height, width), 2.0**-7)
+    lamps = np.zeros((height, width), bool)
+    for cy, cx in ((60, 60), (70, 150), (55, 240)):
+        r2 = (y - cy) ** 2 + (x - cx) ** 2
+        light += 0.5 * np.exp(-r2 / (2 * 22.0**2))
+        lamps |= r2 <= 9
+    scene = light * 2.0 ** rng.normal(0, 0.3, (height, width))
+    scene[lamps] = 16.0
+    return np.repeat(scene[..., None], 3, axis=2).astype(np.float32), lamps
+
+
+def lit_share(columns: int, height: int = 96, width: int = 288) -> np.ndarray:
+    """A dark textured surround (2^-7) whose first ``columns`` columns are lit 7 stops brighter,
+    and one small lamp (16)."""
+    rng = np.random.default_rng(0)
+    scene = 2.0 ** rng.normal(0, 0.3, (height, width)) * 2.0**-7
+    scene[:, :columns] *= 2.0**7
+    scene[5:8, 5:8] = 16.0
+    return np.repeat(scene[..., None], 3, axis=2).astype(np.float32)
+
+
 class TestTonemapPhotographic:
     @pytest.mark.parametrize("quantize", [False, True])
     def test_dark_noisy_gradient_has_no_banding_or_blotches(self, quantize):
@@ -237,6 +264,37 @@ class TestTonemapPhotographic:
         assert jump < 4 and reversal < 0.5 and blotch < 6
         # Measured when written: photographic 2.3 / 0.2 / 4.1 on the quantised ramp, where the
         # local operator gives 11.4 / 1.8 / 42.9 (the posterised magenta and green blotches).
+
+    def test_night_scene_stays_night(self):
+        hdr, lamps = night_scene()
+        picture = tonemap(hdr)
+        # Measured when written: mean 0.34 (0.44 before the low-key exposure, where the dark
+        # surround came out at 0.23, a dusk grey; now 0.16).
+        assert float(picture.mean()) < 0.38
+        assert float(np.median(picture[150:, :, 1])) < 0.2  # the unlit ground stays dark
+        clipped = picture.min(axis=2) >= 0.99
+        assert clipped.sum() <= 1.5 * lamps.sum()  # the lamps are white, their pools are not
+        pools = picture[58:63, 75:100, 1].mean()  # lit ground beside the first lamp
+        assert 0.4 < pools < 0.95
+
+    def test_daylight_scene_keeps_middle_grey(self):
+        # A scene spread evenly around its log-average has a normal key: no low-key correction,
+        # the median pixel lands near middle grey (0.18 display-linear, rolled off: sRGB ≈ 0.43).
+        for stops in (4, 6, 8):
+            scene = make_scene(96, 128, stops=stops)
+            assert estimate_key_Reinhard2002(np.log2(scene.mean(axis=2))) >= 0.18
+            assert abs(float(np.median(tonemap(scene))) - 0.43) < 0.03
+
+    def test_brighter_scene_content_gives_a_brighter_picture(self):
+        # More of the scene lit (3 % to 52 % of the area): the picture gets brighter, from a
+        # night picture towards a normally exposed one.
+        means = [float(tonemap(lit_share(n)).mean()) for n in (10, 30, 60, 100, 150)]
+        assert all(b > a + 0.01 for a, b in zip(means, means[1:]))
+        assert means[0] < 0.3 and means[-1] > 0.45
+
+    def test_flat_scene_not_stretched_to_white(self):
+        flat = make_scene(64, 96, stops=2)  # 2 stops of range, nothing bright in it
+        assert float(tonemap(flat).max()) < 0.9
 
     def test_dark_scene_gets_a_normal_exposure(self):
         dim = make_scene(64, 96, stops=8) * 1e-3
@@ -285,6 +343,30 @@ class TestTonemapPhotographic:
     def test_is_the_default(self):
         scene = make_scene(16, 16)
         assert np.array_equal(tonemap(scene), tonemap(scene, "photographic"))
+
+
+class TestEstimateKeyReinhard2002:
+    def test_values(self):
+        # Reference: the formula of Reinhard 2002 (JGT) worked by hand. Log-average in the
+        # middle of the range → 0.18; a quarter of the way up → 0.18 · 4^-0.5 = 0.09.
+        assert estimate_key_Reinhard2002(np.linspace(-5, 5, 1001)) == pytest.approx(0.18, rel=1e-6)
+        values = np.concatenate([np.full(750, 0.0), np.full(250, 4.0)])  # mean 1 of [0, 4]
+        assert estimate_key_Reinhard2002(values) == pytest.approx(0.09, rel=1e-3)
+
+    def test_within_two_stops_of_normal(self):
+        dark = np.concatenate([np.full(9990, -20.0), np.full(10, 0.0)])  # log-average at the bottom
+        assert 0.045 <= estimate_key_Reinhard2002(dark, percentiles=(0, 100)) < 0.046
+        assert 0.71 < estimate_key_Reinhard2002(-dark, percentiles=(0, 100)) <= 0.72
+
+    def test_scale_free_and_monotone(self):
+        values = np.random.default_rng(0).normal(0, 2, 5000)
+        assert estimate_key_Reinhard2002(values + 7.5) == pytest.approx(estimate_key_Reinhard2002(values))
+        keys = [estimate_key_Reinhard2002(np.concatenate([np.full(1000 - n, -6.0), np.full(n, 0.0)])) for n in (50, 200, 500, 800)]
+        assert all(b > a for a, b in zip(keys, keys[1:]))  # more of the scene bright → higher key
+
+    def test_degenerate_inputs(self):
+        assert estimate_key_Reinhard2002(np.array([])) == 0.18
+        assert estimate_key_Reinhard2002(np.full((3, 3), 2.0)) == 0.18  # no range: normal key
 
 
 class TestEstimateNoiseFloor:

@@ -4,7 +4,8 @@
 ``METHODS``, then the display encoding (the sRGB curve, or a power ``1/gamma``). Operators map
 luminance and keep each pixel's colour ratios, so hues survive compression:
 
-- ``photographic`` (default): automatic exposure from the scene key (Reinhard 2002), a base /
+- ``photographic`` (default): automatic exposure from the scene key (Reinhard 2002; low-key
+  scenes such as night shots are exposed lower, after Reinhard's automatic key estimate), a base /
   detail split (Durand & Dorsey 2002) whose base gets a photographic curve (highlight roll-off,
   shadows compressed only as far as needed), detail kept, colour after Mantiuk et al. 2009,
   and a noise floor below which nothing is lifted and colour fades to grey (after Eilertsen et
@@ -63,6 +64,7 @@ __all__ = [
     "tonemap_Durand2002",
     "tonemap_photographic",
     "estimate_noise_floor",
+    "estimate_key_Reinhard2002",
     "saturation_Mantiuk2009",
     "tonemap_mulaw",
     "tonemap_gamma",
@@ -334,6 +336,45 @@ def estimate_noise_floor(hdr: np.ndarray, *, fraction: float = 0.1) -> float:
     return spread / math.sqrt(2.0)
 
 
+def estimate_key_Reinhard2002(log2_lum: np.ndarray, *, percentiles: tuple[float, float] = (0.1, 99.9)) -> float:
+    """Reinhard's automatic key: where the log-average sits between the scene's dark and bright ends.
+
+    ``a = 0.18 · 4^((2 log₂L̄ − log₂L_min − log₂L_max) / (log₂L_max − log₂L_min))``, clipped to
+    [0.045, 0.72] (two stops either side of 0.18): a scene whose log-average lies near its
+    darkest values (a night scene: a dark surround, a few lamps and lit areas) is low-key, one
+    whose log-average lies near its brightest (snow, a white room) is high-key. ``L_min`` and
+    ``L_max`` are robust ends, the given percentiles, so single hot or dead pixels do not move
+    the key. Depends only on ratios of luminance, so it is the same for any scaling of the scene.
+
+    Args:
+        log2_lum: log2 luminance, any shape (e.g. a block-averaged copy of the image).
+        percentiles: the percentiles taken as ``L_min`` and ``L_max``.
+
+    Returns:
+        The key ``a`` (0.18 is a normal key).
+
+    Example:
+        >>> night = np.concatenate([np.full(990, -8.0), np.full(10, 2.0)])  # dark, a few lamps
+        >>> round(estimate_key_Reinhard2002(night), 3)  # low key: two stops under 0.18
+        0.046
+        >>> round(estimate_key_Reinhard2002(np.linspace(-4, 4, 1000)), 3)  # symmetric: normal key
+        0.18
+
+    References:
+        E. Reinhard, "Parameter estimation for photographic tone reproduction", Journal of
+        Graphics Tools 7(1), 2002.
+    """
+    values = np.asarray(log2_lum, np.float64).ravel()
+    if values.size == 0:
+        return 0.18
+    low, high = np.percentile(values, percentiles)
+    spread = float(high - low)
+    if spread < 1e-6:
+        return 0.18
+    position = 2.0 * (float(np.mean(values)) - float(low)) / spread - 1.0
+    return float(np.clip(0.18 * 4.0**position, 0.045, 0.72))
+
+
 def saturation_Mantiuk2009(contrast: np.ndarray | float) -> np.ndarray:
     """Colour saturation that keeps the look of colours under contrast compression.
 
@@ -353,8 +394,15 @@ def saturation_Mantiuk2009(contrast: np.ndarray | float) -> np.ndarray:
     return (1 + 1.6774) * c / (1 + 1.6774 * c)
 
 
+# Stops above middle grey below which nothing is burnt out: the base's 99.9th percentile maps to
+# display white only if it lies at least this far above the key (a white card is 2.3 stops above
+# 18 % grey; the rest is room for lit surfaces and lamps), so a flat scene (fog, a dim lawn at
+# night, a covered walkway) is not stretched until its brightest patch is white.
+_WHITE_FLOOR = 4.5
+
+
 def _photographic_curve(
-    base: np.ndarray, key: float, *, exposure: float, shadows: float, knee: float, samples: int = 2048
+    base: np.ndarray, key: float, *, exposure: float, shadows: float, knee: float, white_floor: float = _WHITE_FLOOR, samples: int = 2048
 ) -> tuple[np.ndarray, np.ndarray, float, float, float]:
     """Base-layer curve of the photographic operator, as tables over the base (log2 units).
 
@@ -362,7 +410,8 @@ def _photographic_curve(
     stops below the key contrast is kept, further down the base is compressed linearly (in
     stops) so its 1st percentile lands ``shadows`` stops below the key, never expanded.
     Highlights are rolled off afterwards, per pixel, by Reinhard's curve with its burn-out
-    ``white`` at the base's 99.9th percentile. Returns the curve (log2 of the scene value
+    ``white`` at the base's 99.9th percentile, but never less than ``white_floor`` stops above
+    middle grey. Returns the curve (log2 of the scene value
     before the roll-off), Mantiuk's colour exponent along it (from the slope of the whole
     mapping), the first base value, samples per stop, and ``white``.
     """
@@ -378,7 +427,7 @@ def _photographic_curve(
     width = 0.5
     shaped = x + (1.0 - compress) * width * np.logaddexp(0.0, -(x + knee) / width)
     middle = 0.18 * 2.0**exposure
-    white = max(middle * 2.0 ** (float(high) - key), 2 * middle)
+    white = middle * 2.0 ** max(float(high) - key, white_floor)
     curve = np.log2(middle) + shaped
     y = np.exp2(curve)
     display = y * (1 + y / white**2) / (1 + y)
@@ -403,11 +452,16 @@ def tonemap_photographic(
 
     The log luminance (of luminance plus a noise floor ε) is split into an edge-preserving base
     and detail as in :func:`tonemap_Durand2002`. The base is moved so the scene key
-    (log-average) lands on middle grey (Reinhard et al. 2002) and deep shadows are compressed
+    (log-average) lands on middle grey (Reinhard et al. 2002), lowered by up to two stops for a
+    low-key scene: Reinhard's automatic key (:func:`estimate_key_Reinhard2002`, from where the
+    log-average sits between the 0.1st and 99.9th percentiles) where it is below 0.18, so a
+    night scene (dark surround, lamps and lit areas far above the average) stays night instead
+    of being lifted to a daylight grey. Deep shadows are compressed
     only as far as needed to fit ``shadows`` stops below the key; detail is added back
     unchanged, so local contrast survives where shadows are lifted, and the bilateral base
     keeps strong edges free of halos. Highlights are then rolled off per pixel by Reinhard's
-    curve towards the 99.9th percentile (monotone: bright gradients never reverse). Colour follows
+    curve towards the 99.9th percentile, or 4.5 stops above middle grey if that is higher, so a
+    flat scene is not stretched to white (monotone: bright gradients never reverse). Colour follows
     Mantiuk et al. 2009 (less saturation where contrast is compressed); near the noise floor
     colour fades to grey and the floor is not lifted into visible grain, after the
     noise-visibility idea of Eilertsen et al. 2015, so dark noisy HDRs (a dark photo expanded
@@ -415,7 +469,8 @@ def tonemap_photographic(
 
     Args:
         hdr: linear HDR ``H×W×3``, ≥ 0.
-        exposure: stops added to the middle grey the key maps to.
+        exposure: stops added to the middle grey the key maps to (on top of the automatic
+            low-key correction).
         saturation: colour exponent on top of the automatic one (1 natural, 0 grey).
         gamma: display encoding, None for the sRGB curve.
         detail: gain on the detail layer (1 keeps local contrast).
@@ -440,6 +495,8 @@ def tonemap_photographic(
         High-Dynamic-Range Images", SIGGRAPH 2002.
         R. Mantiuk, A. Tomaszewska and W. Heidrich, "Color correction for tone mapping",
         Eurographics 2009.
+        E. Reinhard, "Parameter estimation for photographic tone reproduction", Journal of
+        Graphics Tools 7(1), 2002.
         G. Eilertsen, R. K. Mantiuk and J. Unger, "Real-time noise-aware tone mapping", ACM TOG
         (SIGGRAPH Asia) 34(6), 2015.
     """
@@ -461,7 +518,13 @@ def tonemap_photographic(
     log_small = np.log2(np.exp2(log_small.astype(np.float64)) + eps).astype(np.float32)
     coef_a, coef_b, base_small = _guided_base(log_small, sigma_space, sigma_range)
     key = float(np.mean(base_small))
-    curve, slope, start, per_stop, white = _photographic_curve(base_small, key, exposure=exposure, shadows=shadows, knee=1.0)
+    # Scene-aware exposure: Reinhard's automatic key, used only to lower the key (night and other
+    # low-key scenes stay dark; a high-key estimate is not used to brighten, which washed out
+    # flat scenes).
+    low_key = math.log2(min(estimate_key_Reinhard2002(log_small), 0.18) / 0.18)
+    curve, slope, start, per_stop, white = _photographic_curve(
+        base_small, key, exposure=exposure + low_key, shadows=shadows, knee=1.0
+    )
     y0, fy = bilinear_grid(height, small_h)
     x0, fx = bilinear_grid(width, small_w)
     out = np.empty_like(hdr)
