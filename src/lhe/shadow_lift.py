@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from lhe.bilateral import bilateral_filter_grid
+from lhe.hdr.bilateral import bilateral_filter_grid
 from lhe.color import luminance, srgb_to_linear
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""lhe.bilateral: the numpy bilateral grid filter, each piece against the SciPy function it replaces."""
+"""lhe.hdr.bilateral: the numpy bilateral grid filter, each piece against the SciPy function it replaces."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.ndimage
 
-from lhe.bilateral import bilateral_filter_grid, gaussian_blur, sample_linear
+from lhe.hdr.bilateral import bilateral_filter_grid, gaussian_blur, sample_linear
 from lhe.hdr.tonemap import bilateral_filter_grid as bilateral_filter_grid_scipy
 
 
