@@ -70,6 +70,29 @@ class TestRunners:
         subprocess.run([sys.executable, "-c", code], check=True, env=env)
 
 
+class TestPreloadEnhance:
+    def test_loads_the_runtime_in_a_thread(self):
+        from lhe.models.registry import METHODS, checkpoint_path
+
+        method = next(m for m in METHODS if m.task == "enhance" and m.runtime)
+        thread = api.preload_enhance(method.name, device="cpu")
+        assert thread is not None
+        thread.join(timeout=600)
+        assert not thread.is_alive()
+        runtime = api._cached_runtime(method.runtime, str(checkpoint_path(method.name, None)))
+        assert api._cached_runtime(method.runtime, str(checkpoint_path(method.name, None))) is runtime  # loaded once
+        photo = Image(linear=False, samples=np.full((8, 8, 3), 30, np.uint8))
+        assert api.enhance(photo, model=method.name, device="cpu").samples(np.uint8).shape == (8, 8, 3)
+
+    def test_nothing_to_load_without_a_runtime(self):
+        from lhe.models.registry import METHODS
+
+        classical = next(m.name for m in METHODS if m.task == "enhance" and m.function)
+        assert api.preload_enhance(classical, device="cpu") is None
+        runtime_model = next(m.name for m in METHODS if m.task == "enhance" and m.runtime)
+        assert api.preload_enhance(runtime_model, weights="official.pth", device="cpu") is None
+
+
 class TestMergeExposureValues:
     """The library takes exposure times and stops as numbers; the CLI parses their text."""
 

@@ -154,3 +154,26 @@ class TestInterruptedBatch:
         assert {name for name, status in statuses.items() if status == "skipped"} == done
         assert len(statuses) == 40 and set(statuses.values()) <= {"ok", "skipped"}
         assert _temporaries(out) == [] and len(list(out.iterdir())) == 40
+
+
+class TestEightBitStartUp:
+    """What ``lhe enhance`` on JPEGs loads: the torch-free runtime, not SciPy's ndimage or torch."""
+
+    def test_jpeg_batch_imports_neither_torch_nor_scipy_ndimage(self, tmp_path, smooth_rgb):
+        for index in range(3):
+            write_image(Image(np.roll(smooth_rgb, index * 5, axis=1) * 0.2, linear=False), tmp_path / f"dark{index}.jpg")
+        out = tmp_path / "out"
+        # numba's start-up imports scipy.linalg (its BLAS probe), so SciPy itself may be loaded;
+        # its ndimage, lhe's tone mapper (which needs it) and torch must not be.
+        code = (
+            "import sys; from lhe.cli import main; sys.argv = ['lhe', *sys.argv[1:]]\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+            "loaded = [m for m in ('torch', 'scipy.ndimage', 'lhe.hdr.tonemap', 'lhe.kernels.hdr') if m in sys.modules]\n"
+            "assert not loaded, f'imported: {loaded}'\n"
+            "assert 'lhe.models.bilateral_grid_runtime' in sys.modules, 'the torch-free runtime did not run'\n"
+        )
+        result = subprocess.run([sys.executable, "-c", code, "enhance", *(str(tmp_path / f"dark{i}.jpg") for i in range(3)),
+                                 "-o", f"{out}/", "--model", "bilateral-grid", "--device", "cpu", "--quiet"],
+                                env=_env(), capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert sorted(p.name for p in out.iterdir()) == ["dark0.jpg", "dark1.jpg", "dark2.jpg"]

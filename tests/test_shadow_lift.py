@@ -125,3 +125,17 @@ class TestUpsampleLift:
         expected = torch.nn.functional.interpolate(torch.from_numpy(small)[None, None], size=(50, 83),
                                                    mode="bilinear", align_corners=False)[0, 0].numpy()
         np.testing.assert_allclose(upsample_lift(small, 50, 83), expected, atol=1e-5)
+
+    @pytest.mark.parametrize("small_shape, size", [((7, 11), (50, 83)), ((1, 1), (3, 4)), ((1, 5), (9, 2)), ((6, 6), (6, 6)), ((9, 4), (3, 2))])
+    def test_equals_scipy_map_coordinates(self, small_shape, size):
+        # Reference: the SciPy resize this replaced (pixel-centre coordinates, clamped, linear).
+        import scipy.ndimage
+
+        small = np.random.default_rng(6).uniform(0, 7, small_shape).astype(np.float32)
+        h, w = small_shape
+        ys = np.clip((np.arange(size[0]) + 0.5) * h / size[0] - 0.5, 0, h - 1)
+        xs = np.clip((np.arange(size[1]) + 0.5) * w / size[1] - 0.5, 0, w - 1)
+        expected = scipy.ndimage.map_coordinates(small, np.meshgrid(ys, xs, indexing="ij"), order=1, mode="nearest")
+        got = upsample_lift(small, *size)
+        assert got.dtype == np.float32 and got.shape == size
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)

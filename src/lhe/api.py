@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -42,6 +43,7 @@ __all__ = [
     "merge_exposures",
     "tonemap",
     "check_model",
+    "preload_enhance",
     "working_bytes",
     "model_for_checkpoint",
     "list_models",
@@ -181,9 +183,50 @@ def import_checkpoint(checkpoint: str | Path, output: str | Path, *, model: str,
     return convert.convert_official_checkpoint(Path(checkpoint), output, model_name=model, overwrite=overwrite)
 
 
-@functools.lru_cache(maxsize=2)
+_RUNTIME_LOCK = threading.Lock()
+
+
 def _cached_runtime(runtime: str, path: str) -> Any:
+    # Locked: a batch's workers and the preloading thread ask for it at the same time.
+    with _RUNTIME_LOCK:
+        return _load_runtime(runtime, path)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_runtime(runtime: str, path: str) -> Any:
     return load_object(runtime).from_file(path)
+
+
+def _uses_runtime(method: Method, device: str, weights: str | Path | None) -> bool:
+    """Whether ``enhance`` runs ``method``'s torch-free runtime (on 8-bit sRGB input)."""
+    return bool(method.runtime) and device == "cpu" and (weights is None or Path(weights).suffix == ".safetensors")
+
+
+def preload_enhance(model: str | None, weights: str | Path | None = None, device: str = "auto") -> threading.Thread | None:
+    """Start loading what :func:`enhance` runs on 8-bit photos on the CPU — the model's
+    torch-free runtime and its compiled kernels — in a background thread.
+
+    For a batch that is about to read JPEGs: loading (numba's start-up, about 0.6 CPU-s) then
+    overlaps reading and decoding the first images instead of following them. Errors are left
+    to the first :func:`enhance` call, which raises them as usual.
+
+    Returns:
+        The thread, or None when ``enhance`` would not use a runtime (a model without one,
+        another device, a non-safetensors checkpoint).
+    """
+    method = get_method("enhance", model) if model else default_method("enhance")
+    if not _uses_runtime(method, resolve_device(device), weights):
+        return None
+
+    def load() -> None:
+        try:
+            _cached_runtime(method.runtime, str(checkpoint_path(method.name, weights))).load_kernels()
+        except Exception:  # noqa: BLE001 - reported by the first enhance() that needs it
+            pass
+
+    thread = threading.Thread(target=load, name="lhe-preload")
+    thread.start()
+    return thread
 
 
 @functools.lru_cache(maxsize=4)
@@ -254,7 +297,7 @@ def enhance(
     if method.denoises and denoise == "auto":
         denoise = "off"
     if method.runtime and image.samples(np.uint8) is not None and not image.linear:
-        if resolve_device(device) == "cpu" and (weights is None or Path(weights).suffix == ".safetensors"):
+        if _uses_runtime(method, resolve_device(device), weights):
             # 8-bit photo on the CPU: the model's torch-free runtime, uint8 in and out.
             runtime = _cached_runtime(method.runtime, str(checkpoint_path(method.name, weights)))
             samples = runtime.enhance_uint8(image.samples(np.uint8), 1.0 if exposure else strength)

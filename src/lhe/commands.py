@@ -16,7 +16,15 @@ from lhe import batch, storage
 from lhe.engines import Pipeline, create_engine
 from lhe.errors import InputError, either
 from lhe.io import STDIO, Image, check_target, read_capture_time
-from lhe.formats import HDR_FORMATS, LINEAR_FORMATS, default_extension, display_formats, format_from_path, writable_formats
+from lhe.formats import (
+    FORMAT_EXTENSIONS,
+    HDR_FORMATS,
+    LINEAR_FORMATS,
+    default_extension,
+    display_formats,
+    format_from_path,
+    writable_formats,
+)
 
 __all__ = ["run_enhance", "run_expand_hdr", "run_merge", "run_tonemap", "list_models", "import_checkpoint"]
 
@@ -26,6 +34,7 @@ __all__ = ["run_enhance", "run_expand_hdr", "run_merge", "run_tonemap", "list_mo
 #: development machine (2 cores), rounded up by about a third: tonemap local 58, reinhard 72;
 #: merge-exposures 16 per frame.
 _TONEMAP_BYTES = (96.0, 96.0)
+_JPEG_EXTENSIONS = frozenset(FORMAT_EXTENSIONS["jpeg"])
 _MERGE_BYTES_PER_FRAME = (24.0, 24.0)
 
 
@@ -139,11 +148,11 @@ def _single_image_batch(
     json_lines: bool,
     label: str,
     per_pixel: tuple[float, float] = _TONEMAP_BYTES,
-    prepare: Optional[Callable[[], tuple[float, float]]] = None,
+    prepare: Optional[Callable[[list[batch.Job]], tuple[float, float]]] = None,
     files: tuple[str, ...] = (),
 ) -> batch.Summary:
-    """``prepare`` (run once, only when some job is left to do) checks the model and device
-    and returns the model's working bytes per pixel, which replace ``per_pixel``;
+    """``prepare`` (run once with the jobs left to do, only when there are some) checks the
+    model and device and returns the model's working bytes per pixel, which replace ``per_pixel``;
     ``operation()`` then gives the picklable operation of one image."""
     jobs = _plan(inputs, output, suffix=suffix, extension=extension, recursive=recursive,
                  skip_existing=skip_existing, overwrite=overwrite, quiet=quiet)
@@ -151,7 +160,7 @@ def _single_image_batch(
     _check_outputs(jobs, format=format, stdout_format=stdout_format, overwrite=overwrite, **check_options)
     todo = sum(not job.skip for job in jobs)
     if todo and prepare is not None:
-        per_pixel = prepare()
+        per_pixel = prepare([job for job in jobs if not job.skip])
     pipeline = Pipeline(operation(), format, stdout_format, write_options, overwrite, per_pixel, max_pixels, max_memory, files)
     return _run(jobs, engine, pipeline, quiet=quiet, json_lines=json_lines, label=label)
 
@@ -204,9 +213,13 @@ def run_enhance(inputs, output, *, model, weights, strength, exposure, device, f
         raise InputError(f"enhance writes display images; --format {format} is for HDR, use {either(display_formats())}")
     chosen = {}
 
-    def prepare() -> tuple[float, float]:  # model and device checked once, before the first image
+    def prepare(todo: list[batch.Job]) -> tuple[float, float]:  # model and device checked once, before the first image
         chosen["model"] = api.check_model("enhance", model, weights)
         chosen["device"] = runner.resolve_device(device)
+        if runner.name == "local" and any(Path(job.inputs[0]).suffix.lower() in _JPEG_EXTENSIONS for job in todo):
+            # JPEGs are 8-bit, so the torch-free runtime will run: load it (numba's start-up)
+            # while the workers read the first images.
+            api.preload_enhance(chosen["model"], weights, chosen["device"])
         return api.working_bytes("enhance", chosen["model"])
 
     def operation() -> functools.partial:
@@ -233,7 +246,7 @@ def run_expand_hdr(inputs, output, *, model, weights, device, format, float32, o
         raise InputError(f"expand-hdr writes HDR: --format must be {either(LINEAR_FORMATS)}, got '{format}'")
     chosen = {}
 
-    def prepare() -> tuple[float, float]:
+    def prepare(todo: list[batch.Job]) -> tuple[float, float]:
         chosen["model"] = api.check_model("expand-hdr", model, weights)
         chosen["device"] = runner.resolve_device(device)
         return api.working_bytes("expand-hdr", chosen["model"])

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from lhe.hdr.bilateral import bilateral_filter_grid
 from lhe.color import luminance, srgb_to_linear
 
 __all__ = [
@@ -127,8 +128,6 @@ def lift_map(log_lum: np.ndarray) -> np.ndarray:
     Returns:
         ``h×w`` float32 lift in stops, in ``[0, MAX_LIFT]``.
     """
-    from lhe.hdr.tonemap import bilateral_filter_grid
-
     deficit = float(np.clip(exposure_deficit(log_lum), 0.0, MAX_LIFT))
     lift = deficit * float(np.clip((deficit - DEAD_ZONE) / DEAD_ZONE, 0.0, 1.0))
     sigma = max(1.0, _SIGMA_SPACE * max(log_lum.shape))
@@ -139,14 +138,23 @@ def lift_map(log_lum: np.ndarray) -> np.ndarray:
 
 
 def upsample_lift(lift: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Bilinear (pixel-centre aligned) resize of a small lift map to ``height×width``."""
-    import scipy.ndimage
+    """Bilinear (pixel-centre aligned, edges clamped) resize of a small lift map to ``height×width``.
 
-    h, w = lift.shape
-    ys = np.clip((np.arange(height) + 0.5) * h / height - 0.5, 0, h - 1)
-    xs = np.clip((np.arange(width) + 0.5) * w / width - 0.5, 0, w - 1)
-    coords = np.meshgrid(ys, xs, indexing="ij")
-    return scipy.ndimage.map_coordinates(lift, coords, order=1, mode="nearest").astype(np.float32)
+    As torch's ``interpolate(mode="bilinear", align_corners=False)``; rows then columns, in
+    float64, rounded to float32 once at the end.
+    """
+    values = np.asarray(lift, np.float64)
+    (y0, y1, fy), (x0, x1, fx) = _linear_taps(values.shape[0], height), _linear_taps(values.shape[1], width)
+    rows = values[y0] * (1.0 - fy)[:, None] + values[y1] * fy[:, None]
+    return (rows[:, x0] * (1.0 - fx) + rows[:, x1] * fx).astype(np.float32)
+
+
+def _linear_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lower and upper source index and the upper one's weight of each output sample of a
+    pixel-centre aligned linear resize from ``n_in`` to ``n_out`` samples."""
+    position = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
+    low = np.minimum(position.astype(np.intp), max(n_in - 2, 0))
+    return low, np.minimum(low + 1, n_in - 1), position - low
 
 
 def lift_hint(lowres: np.ndarray) -> np.ndarray:

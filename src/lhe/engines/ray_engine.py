@@ -121,7 +121,7 @@ def _model_loads() -> int:
     api = sys.modules.get("lhe.api")
     if api is None:
         return 0
-    return api._cached_model.cache_info().misses + api._cached_runtime.cache_info().misses
+    return api._cached_model.cache_info().misses + api._load_runtime.cache_info().misses
 
 
 class RayEngine:

@@ -6,7 +6,8 @@ picture; :mod:`lhe.hdr.align` registers frames (moving one only when that measur
 :mod:`lhe.hdr.ghosts` finds moving regions; :mod:`lhe.hdr.exposure` turns exposure times,
 stops or metadata into relative exposures and :mod:`lhe.hdr.response` reads and writes response
 curves. Import ``tonemap`` from ``lhe.hdr.tonemap``. The compiled loops live in
-:mod:`lhe.kernels.hdr`.
+:mod:`lhe.kernels.hdr`. :mod:`lhe.hdr.bilateral` is a bilateral grid filter for small arrays in
+numpy alone (no SciPy), the base layer of :mod:`lhe.shadow_lift`'s lift map.
 
 The names below are imported on first use, so that reading :mod:`lhe.hdr.operators` (the
 command line's help) does not import numpy.
