@@ -3,8 +3,8 @@
 :func:`lhe.shadow_lift.lift_map` filters a log-luminance copy of at most 128 pixels a side into
 its base layer; the grid of that copy has a few thousand cells, so numpy's whole-array passes
 take about a millisecond, where importing :mod:`scipy.ndimage` for them took 0.15 s of every
-``lhe enhance`` run. The algorithm and its numbers (to float64 rounding) are those of
-:func:`lhe.hdr.tonemap.bilateral_filter_grid`, which the tone-mapping operators use with SciPy:
+``lhe enhance`` run. The tone-mapping operators (:mod:`lhe.hdr.tonemap`) use the same filter on
+their base layers. The numbers equal (to float64 rounding) the SciPy formulation:
 
 1. splat each pixel into its nearest grid cell ``(y / σs, x / σs, (v − min) / σr)``, summing
    values and counts (a one-cell empty border around the grid);

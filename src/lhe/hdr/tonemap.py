@@ -54,6 +54,7 @@ import scipy.ndimage
 
 from lhe.color import linear_to_srgb, luminance, mu_law
 from lhe.errors import InputError
+from lhe.hdr.bilateral import bilateral_filter_grid
 from lhe.hdr._checks import check_image, validate_method
 from lhe.kernels.hdr import bilinear_grid, block_log_luminance_kernel, local_tonemap_kernel
 
@@ -174,32 +175,6 @@ def _encoding_table(gamma: float | None, size: int = 16385) -> np.ndarray:
 
 def _box(image: np.ndarray, radius: int) -> np.ndarray:
     return scipy.ndimage.uniform_filter(image, size=2 * radius + 1, mode="reflect")
-
-
-def bilateral_filter_grid(log_lum: np.ndarray, sigma_space: float, sigma_range: float) -> np.ndarray:
-    """Bilateral filter of a 2-D array on a coarse (space × range) grid, sliced trilinearly."""
-    height, width = log_lum.shape
-    low = float(log_lum.min())
-    gy = np.arange(height) / sigma_space
-    gx = np.arange(width) / sigma_space
-    gz = (log_lum - low) / sigma_range
-    shape = (int(gy[-1]) + 3, int(gx[-1]) + 3, int(gz.max()) + 3)
-    # Nearest-cell splatting (+1 offset leaves a one-cell empty border for the blur).
-    iy = np.rint(gy).astype(np.int64)[:, None] + 1
-    ix = np.rint(gx).astype(np.int64)[None, :] + 1
-    iz = np.rint(gz).astype(np.int64) + 1
-    flat = ((iy * shape[1] + ix) * shape[2] + iz).ravel()
-    size = shape[0] * shape[1] * shape[2]
-    values = np.bincount(flat, weights=log_lum.ravel().astype(np.float64), minlength=size).reshape(shape)
-    counts = np.bincount(flat, minlength=size).astype(np.float64).reshape(shape)
-    values = scipy.ndimage.gaussian_filter(values, 1.0, mode="constant")
-    counts = scipy.ndimage.gaussian_filter(counts, 1.0, mode="constant")
-    yy = np.broadcast_to(gy[:, None] + 1, log_lum.shape)
-    xx = np.broadcast_to(gx[None, :] + 1, log_lum.shape)
-    coords = np.stack([yy.ravel(), xx.ravel(), gz.ravel() + 1])
-    num = scipy.ndimage.map_coordinates(values, coords, order=1, mode="nearest")
-    den = scipy.ndimage.map_coordinates(counts, coords, order=1, mode="nearest")
-    return (num / np.maximum(den, 1e-12)).reshape(log_lum.shape)
 
 
 def _guided_base(log_small: np.ndarray, sigma_space: float, sigma_range: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
