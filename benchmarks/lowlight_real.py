@@ -8,6 +8,7 @@ licences allow evaluation only, so nothing here is copied into the repository):
     zero-dce  Li-Chongyi/Zero-DCE_extension: Zero-DCE++/data/test_data/real (one capture per scene)
     exdark    cs-chan/Exclusively-Dark-Image-Dataset: SPIC/*.png|jpg
     sice      csjcai/SICE: "Model 2/Test" (68.JPG, not dark, dropped)
+    backlit   ZhexinLiang/CLIP-LIT: input/ (backlit day scenes: dark subjects against bright skies)
     lol       Gouguokupa/Digital-Image-Processing-LowLight-Deblur: LOL v1 our485 {low,high}, the
               only paired set, used for VALIDATION only (LOL's eval15 test split is never read)
 
@@ -98,6 +99,9 @@ SETS = {
         RealSet("sice", "SICE Model 2 test", "csjcai/SICE", "b0b983a6f6b48459ca8ea9c3e784c6c2fab9d920",
                 ("Model 2/Test",), MIRRORS / "csjcai+SICE" / "repo", exclude=("Model 2/Test/68.JPG",),
                 note="68.JPG is not dark: dropped"),
+        RealSet("backlit", "CLIP-LIT backlit", "ZhexinLiang/CLIP-LIT", "25ed5be6086cd34d2bc1020c6088ac3f9d3a9522",
+                ("input",), MIRRORS / "ZhexinLiang+CLIP-LIT" / "repo",
+                note="backlit day photos, not night shots: the mixed-light case where the sky must stay"),
         RealSet("lol", "LOL our485 (validation)", "Gouguokupa/Digital-Image-Processing-LowLight-Deblur",
                 "965d689175ddfb109b6ad77462dc6d2fcb3eb0a4",
                 ("lowlight/lol_raw/lol_dataset/our485/low", "lowlight/lol_raw/lol_dataset/our485/high"),
