@@ -542,14 +542,14 @@ def _consensus(target: tuple, moving: tuple, h: np.ndarray) -> tuple[int, int]:
 
     A motion of the camera changes the agreement everywhere the frames have texture; a match
     that only fits a moving thing, a clipped patch or noise lowers the total while most of the
-    image gets worse or stays as it was. Each cell with enough pixels votes with the same
-    rank-matching table for both (the identity's), and a change counts only beyond a margin
-    (a twentieth of a grey level plus 3 %).
+    image gets worse or stays as it was. Each cell with enough pixels votes, both states
+    compared after their own rank matching (as the whole-image cost is), and a change counts
+    only beyond a margin (a twentieth of a grey level plus 3 %).
     """
-    table = _rank_table(target, moving, np.eye(3))
-    if table is None:
+    still, table = _rank_table(target, moving, np.eye(3)), _rank_table(target, moving, h)
+    if still is None or table is None:
         return 0, 0
-    before, n_before = _cell_costs(target, moving, np.eye(3), table)
+    before, n_before = _cell_costs(target, moving, np.eye(3), still)
     after, n_after = _cell_costs(target, moving, h, table)
     # Small images have small cells: a cell needs a sixty-fourth of the pixels then.
     needed = max(16, min(_CELL_SAMPLES, int(n_before.sum()) // 64))
