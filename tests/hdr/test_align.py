@@ -120,6 +120,40 @@ class TestAlignFrames:
         assert np.allclose(alignment.transforms[3], motions[3])  # snapped to the exact integer shift
         assert alignment.shifts()[3] == (-3, 2)
 
+    @staticmethod
+    def _object_over_faint_background(seed, object_shift=(0, 0), camera=(0, 0)):
+        """A bright textured object over a faint background (0.05 stops of texture), two
+        exposures; the object moves by ``object_shift`` and the whole frame by ``camera``."""
+        import scipy.ndimage
+
+        rng = np.random.default_rng(seed)
+        texture = scipy.ndimage.gaussian_filter(rng.standard_normal((240, 320)), 1.5)
+        background = 0.18 * 2.0 ** (0.05 * texture / texture.std())
+        thing = make_scene(120, 140, stops=6, seed=seed) * 0.1
+        frames = []
+        for j, gain in enumerate((1.0, 2.0)):
+            image = np.repeat(background[..., None], 3, axis=2).astype(np.float32)
+            dy, dx = object_shift if j else (0, 0)
+            image[60 + dy : 180 + dy, 90 + dx : 230 + dx] = thing
+            if j:
+                image = np.roll(image, camera, axis=(0, 1))
+            frames.append(encode8(image * gain, noise=2e-4, seed=j))
+        return frames
+
+    @pytest.mark.parametrize("seed", [0, 1])
+    def test_a_moving_object_does_not_move_the_frame(self, seed):
+        # Matching the object lowers the mean difference by more than half (found while writing
+        # this test: without the per-cell vote the frame moved by the object's (4, 10)), but the
+        # background's cells get worse or stay: the frame must stay.
+        frames = self._object_over_faint_background(seed, object_shift=(4, 10))
+        alignment = align_frames(frames, 0, exposures=[1, 2])
+        assert alignment.shifts() == [(0, 0), (0, 0)] and alignment.accepted[1] is False
+
+    def test_camera_motion_of_the_same_scene_is_kept(self):
+        frames = self._object_over_faint_background(0, camera=(4, 10))
+        alignment = align_frames(frames, 0, exposures=[1, 2])
+        assert alignment.shifts()[1] == (-4, -10) and alignment.accepted[1] is True
+
     def test_featureless_pair_is_left_alone(self):
         flat = [np.full((64, 80, 3), v, np.uint8) for v in (60, 120)]
         alignment = align_frames(flat, 0, exposures=[1, 2])

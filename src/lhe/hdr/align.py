@@ -7,8 +7,10 @@ rank (histogram) matching over the pixels both frames expose well, which undoes 
 tone curve without knowing the camera. An exhaustive search of integer translations at a
 coarse level gives a start, Gauss-Newton steps (Lucas & Kanade, with Huber weights so moving
 things count little) refine it coarse to fine, and the result is accepted only if it lowers the
-truncated mean absolute difference over the overlap by a clear margin; otherwise the frame is
-left where it is. Frames are chained outwards from the reference through their exposure
+truncated mean absolute difference over the overlap by a clear margin and most of the image
+agrees (cells of a 4 × 4 grid that change clearly must mostly get better: a match that fits
+only a moving thing lowers the total while the rest gets worse); otherwise the frame is left
+where it is. Frames are chained outwards from the reference through their exposure
 neighbours, which share the most well-exposed pixels.
 
 ``align_translation_Ward2003`` is Ward's median threshold bitmap method, kept as a named method:
@@ -517,6 +519,47 @@ _MIN_DROP = 0.25
 _MIN_OVERLAP = 0.05
 
 
+# The image is cut into this many cells per side to check that a motion helps everywhere.
+_CELLS = 4
+# Pixels (sampled) a cell needs to take part in the vote.
+_CELL_SAMPLES = 200
+
+
+def _cell_costs(target: tuple, moving: tuple, h: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell of a ``_CELLS × _CELLS`` grid over the target: truncated mean absolute
+    difference after rank matching with ``table`` under ``h``, and pixels compared."""
+    from lhe.kernels.hdr import align_cells_kernel
+
+    (ref, ref_valid), (mov, mov_valid) = target, moving
+    sums = np.zeros((_CELLS, _CELLS))
+    counts = np.zeros((_CELLS, _CELLS), np.int64)
+    align_cells_kernel()(ref, ref_valid, mov, mov_valid, h, _step(ref.shape), table, _CAP, sums, counts)
+    return sums / np.maximum(counts, 1), counts
+
+
+def _consensus(target: tuple, moving: tuple, h: np.ndarray) -> tuple[int, int]:
+    """Cells where ``h`` lowers / raises the disagreement clearly, against no motion.
+
+    A motion of the camera changes the agreement everywhere the frames have texture; a match
+    that only fits a moving thing, a clipped patch or noise lowers the total while most of the
+    image gets worse or stays as it was. Each cell with enough pixels votes, both states
+    compared after their own rank matching (as the whole-image cost is), and a change counts
+    only beyond a margin (a twentieth of a grey level plus 3 %).
+    """
+    still, table = _rank_table(target, moving, np.eye(3)), _rank_table(target, moving, h)
+    if still is None or table is None:
+        return 0, 0
+    before, n_before = _cell_costs(target, moving, np.eye(3), still)
+    after, n_after = _cell_costs(target, moving, h, table)
+    # Small images have small cells: a cell needs a sixty-fourth of the pixels then.
+    needed = max(16, min(_CELL_SAMPLES, int(n_before.sum()) // 64))
+    voting = (n_before >= needed) & (n_after >= needed)
+    margin = 0.05 + 0.03 * before
+    better = int(np.count_nonzero(voting & (after < before - margin)))
+    worse = int(np.count_nonzero(voting & (after > before + margin)))
+    return better, worse
+
+
 def _smoothed(level: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """A grey level blurred by a Gaussian of one pixel (validity unchanged)."""
     import scipy.ndimage
@@ -579,7 +622,10 @@ def _register_pair(
     needed = min_gain if moved >= 1.5 else max(min_gain, _SUBPIXEL_GAIN)
     # And by a quarter grey level at least: on flat, noisy pairs a few percent is chance.
     if np.isfinite(best_cost) and best_cost < min(base_cost * (1 - needed), base_cost - _MIN_DROP):
-        return candidates[best_index], True, (base_cost, best_cost)
+        # And the image must agree: most cells that change clearly get better.
+        better, worse = _consensus(judged_target, judged_moving, candidates[best_index])
+        if better >= max(2, 3 * worse):
+            return candidates[best_index], True, (base_cost, best_cost)
     return identity, False, (base_cost, base_cost)
 
 
@@ -618,7 +664,9 @@ def align_frames(
     both expose well; the best integer translation at a coarse level (and, separately, no
     motion) start robust Gauss-Newton refinement of ``model`` down the pyramid; the better
     result is kept only if it lowers the truncated mean absolute difference over the overlap by
-    at least ``min_gain`` (relative), otherwise the frame keeps its neighbour's placement.
+    at least ``min_gain`` (relative) and, of the cells of a 4 × 4 grid whose disagreement
+    changes clearly, at least two and three times as many get better as worse; otherwise the
+    frame keeps its neighbour's placement.
 
     Args:
         frames: encoded exposures ``H×W×3``, same size (uint8, uint16, or float in [0, 1]).

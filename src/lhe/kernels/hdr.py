@@ -26,6 +26,7 @@ __all__ = [
     "align_grey_kernel",
     "align_system_kernel",
     "align_pairs_kernel",
+    "align_cells_kernel",
     "translation_search_kernel",
     "sample_nearest_kernel",
     "photographic_tonemap_kernel",
@@ -595,6 +596,53 @@ def align_pairs_kernel() -> Callable[..., Any]:
         return total / max(count, 1), count
 
     return _serialised(pairs)
+
+
+@lru_cache(maxsize=1)
+def align_cells_kernel() -> Callable[..., Any]:
+    """Compiled per-cell comparison of a target with a moving image seen through ``H``: the
+    target is cut into ``cells × cells`` equal cells and, for each, the sum of
+    ``min(|lut(mov(Hx)) − ref(x)|, cap)`` (moving image sampled bilinearly) and the number of
+    pixels compared are added into ``sums`` and ``counts`` (both ``(cells, cells)``)."""
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def cells_cost(ref, ref_valid, mov, mov_valid, H, step, lut, cap, sums, counts):  # pragma: no cover - compiled
+        height, width = ref.shape
+        mh, mw = mov.shape
+        n = sums.shape[0]
+        top = lut.shape[0] - 1
+        for y in range(0, height, step):
+            Y = y + 0.5
+            cy = min(y * n // height, n - 1)
+            for x in range(0, width, step):
+                if ref_valid[y, x] == 0:
+                    continue
+                X = x + 0.5
+                w = H[2, 0] * X + H[2, 1] * Y + H[2, 2]
+                if w <= 1e-9:
+                    continue
+                sx = (H[0, 0] * X + H[0, 1] * Y + H[0, 2]) / w - 0.5
+                sy = (H[1, 0] * X + H[1, 1] * Y + H[1, 2]) / w - 0.5
+                if sx < 0 or sy < 0 or sx > mw - 1 or sy > mh - 1:
+                    continue
+                ix = min(int(sx), mw - 2) if mw > 1 else 0
+                iy = min(int(sy), mh - 2) if mh > 1 else 0
+                ix1 = min(ix + 1, mw - 1)
+                iy1 = min(iy + 1, mh - 1)
+                if mov_valid[iy, ix] == 0 or mov_valid[iy, ix1] == 0 or mov_valid[iy1, ix] == 0 or mov_valid[iy1, ix1] == 0:
+                    continue
+                fx = sx - ix
+                fy = sy - iy
+                m = (1 - fy) * ((1 - fx) * mov[iy, ix] + fx * mov[iy, ix1]) + fy * ((1 - fx) * mov[iy1, ix] + fx * mov[iy1, ix1])
+                t = min(max(m, 0.0), top - 1e-6)
+                i = int(t)
+                value = lut[i] + (lut[i + 1] - lut[i]) * (t - i)
+                cx = min(x * n // width, n - 1)
+                sums[cy, cx] += min(abs(value - ref[y, x]), cap)
+                counts[cy, cx] += 1
+
+    return _serialised(cells_cost)
 
 
 @lru_cache(maxsize=1)
