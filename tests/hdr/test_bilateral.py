@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.ndimage
 
-from lhe.hdr.bilateral import bilateral_filter_grid, gaussian_blur, sample_linear
+from lhe.hdr.bilateral import bilateral_filter_grid, gaussian_blur
 from lhe.hdr.tonemap import bilateral_filter_grid as bilateral_filter_grid_scipy
 
 
@@ -36,32 +36,6 @@ class TestGaussianBlur:
     def test_float32_input(self):
         volume = np.random.default_rng(2).random((6, 7)).astype(np.float32)
         np.testing.assert_allclose(gaussian_blur(volume), scipy.ndimage.gaussian_filter(volume.astype(np.float64), 1.0, mode="constant"), atol=1e-14)
-
-
-class TestSampleLinear:
-    def test_equals_scipy_inside_and_outside(self):
-        # Reference: scipy.ndimage.map_coordinates(order=1, mode="nearest"); the points reach
-        # outside the array on every side, where the edge value repeats.
-        rng = np.random.default_rng(3)
-        volume = rng.random((9, 13, 7))
-        coords = rng.uniform(-3, 16, (3, 2000))
-        expected = scipy.ndimage.map_coordinates(volume, coords, order=1, mode="nearest")
-        np.testing.assert_allclose(sample_linear(volume, coords), expected, rtol=0, atol=1e-14)
-
-    def test_grid_points_and_last_sample(self):
-        volume = np.arange(12.0).reshape(3, 4)
-        ys, xs = np.meshgrid(np.arange(3.0), np.arange(4.0), indexing="ij")
-        np.testing.assert_array_equal(sample_linear(volume, np.stack([ys, xs])), volume)
-
-    def test_axis_of_one_sample(self):
-        volume = np.array([[1.0, 3.0]])
-        coords = np.array([[0.0, 0.7, -2.0], [0.5, 1.0, 0.25]])
-        expected = scipy.ndimage.map_coordinates(volume, coords, order=1, mode="nearest")
-        np.testing.assert_allclose(sample_linear(volume, coords), expected, atol=1e-15)
-
-    def test_keeps_the_shape_of_the_coordinates(self):
-        out = sample_linear(np.ones((4, 4)), np.zeros((2, 5, 6)))
-        assert out.shape == (5, 6)
 
 
 class TestBilateralFilterGrid:

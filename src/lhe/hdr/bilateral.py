@@ -1,4 +1,4 @@
-"""The bilateral filter of a small 2-D array on a bilateral grid, in numpy (no SciPy).
+"""The bilateral filter of a small 2-D array on a bilateral grid, without SciPy.
 
 :func:`lhe.shadow_lift.lift_map` filters a log-luminance copy of at most 128 pixels a side into
 its base layer; the grid of that copy has a few thousand cells, so numpy's whole-array passes
@@ -11,7 +11,8 @@ their base layers. The numbers equal (to float64 rounding) the SciPy formulation
 2. blur values and counts with a unit Gaussian along every axis, zero outside
    (:func:`gaussian_blur`, as ``scipy.ndimage.gaussian_filter(..., 1.0, mode="constant")``);
 3. slice: interpolate both trilinearly at each pixel's exact grid position
-   (:func:`sample_linear`, as ``scipy.ndimage.map_coordinates(..., order=1, mode="nearest")``)
+   (:func:`lhe.kernels.bilateral.slice_grid_ratio`, numba; as
+   ``scipy.ndimage.map_coordinates(..., order=1, mode="nearest")``)
    and divide.
 
 References:
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["gaussian_blur", "sample_linear", "bilateral_filter_grid"]
+__all__ = ["gaussian_blur", "bilateral_filter_grid"]
 
 
 def gaussian_blur(volume: np.ndarray, sigma: float = 1.0, truncate: float = 4.0) -> np.ndarray:
@@ -64,43 +65,6 @@ def gaussian_blur(volume: np.ndarray, sigma: float = 1.0, truncate: float = 4.0)
     return out
 
 
-def sample_linear(volume: np.ndarray, coords: np.ndarray) -> np.ndarray:
-    """Multilinear interpolation of an n-D array at points given in sample coordinates.
-
-    Coordinates outside ``[0, size − 1]`` are clamped to it (the edge value repeats), as
-    ``scipy.ndimage.map_coordinates(volume, coords, order=1, mode="nearest")`` (tested against it).
-
-    Args:
-        volume: n-D float array.
-        coords: ``(n, ...)``: one row of coordinates per axis of ``volume``.
-
-    Returns:
-        float64 array of ``coords.shape[1:]``.
-
-    Example:
-        >>> sample_linear(np.array([[0.0, 1.0], [2.0, 3.0]]), np.array([[0.5, 1.0], [0.5, 7.0]]))
-        array([1.5, 3. ])
-    """
-    coords = np.asarray(coords, np.float64)
-    values = np.asarray(volume, np.float64)
-    lows, fracs = [], []
-    for axis, size in enumerate(values.shape):
-        c = np.clip(coords[axis], 0.0, size - 1.0)
-        low = np.minimum(np.floor(c).astype(np.intp), max(size - 2, 0))
-        lows.append(low)
-        fracs.append(c - low)
-    out = np.zeros(coords.shape[1:], np.float64)
-    # Each corner of the cell: index low + bit, weight frac or 1 − frac per axis.
-    for corner in range(2 ** values.ndim):
-        index, weight = [], 1.0
-        for axis, (low, frac) in enumerate(zip(lows, fracs)):
-            bit = (corner >> (values.ndim - 1 - axis)) & 1
-            index.append(np.minimum(low + bit, values.shape[axis] - 1))
-            weight = weight * (frac if bit else 1.0 - frac)
-        out += weight * values[tuple(index)]
-    return out
-
-
 def bilateral_filter_grid(log_lum: np.ndarray, sigma_space: float, sigma_range: float) -> np.ndarray:
     """Bilateral filter of a 2-D array on a coarse (space × range) grid, sliced trilinearly.
 
@@ -132,9 +96,7 @@ def bilateral_filter_grid(log_lum: np.ndarray, sigma_space: float, sigma_range: 
     size = shape[0] * shape[1] * shape[2]
     values = np.bincount(flat, weights=log_lum.ravel().astype(np.float64), minlength=size).reshape(shape)
     counts = np.bincount(flat, minlength=size).astype(np.float64).reshape(shape)
-    values, counts = gaussian_blur(values), gaussian_blur(counts)
-    yy = np.broadcast_to(gy[:, None] + 1, log_lum.shape)
-    xx = np.broadcast_to(gx[None, :] + 1, log_lum.shape)
-    coords = np.stack([yy.ravel(), xx.ravel(), gz.ravel() + 1])
-    num, den = sample_linear(values, coords), sample_linear(counts, coords)
-    return (num / np.maximum(den, 1e-12)).reshape(log_lum.shape)
+    from lhe.kernels.bilateral import slice_grid_ratio
+
+    grid = np.stack([gaussian_blur(values), gaussian_blur(counts)], -1)
+    return slice_grid_ratio(grid, np.ascontiguousarray(log_lum, np.float64), low, float(sigma_space), float(sigma_range))

@@ -6,7 +6,9 @@ Torch-free (numpy + numba, compiled on first use and cached):
   full-image kernel);
 - :mod:`lhe.kernels.grid_runtime`: the torch-free bilateral-grid runtime's passes on 8-bit
   samples;
-- :mod:`lhe.kernels.hdr`: exposure merging, alignment, fusion pyramids and tone mapping.
+- :mod:`lhe.kernels.hdr`: exposure merging, alignment, fusion pyramids and tone mapping;
+- :mod:`lhe.kernels.bilateral`: reading a bilateral grid back at its pixels (lift and tone maps);
+- :mod:`lhe.kernels.denoise`: noise reading and the amplified-noise filter of ``enhance``.
 
 Torch backends of the bilateral slice, picked by device (imported only when called):
 :mod:`lhe.kernels.reference` (plain torch, differentiable), :mod:`lhe.kernels.cpu` (torch
