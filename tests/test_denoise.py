@@ -137,3 +137,15 @@ class TestEnhanceDenoise:
         monkeypatch.setattr(module, "_load", lambda *a: (lambda batch: batch))
         api.enhance(Image(samples=self._dark_noisy_photo(), linear=False), model="band-recursive", device="cpu")
         assert calls == ["off"]
+
+    def test_threads_share_the_parallel_kernels(self):
+        # lhe --workers N runs jobs in threads; numba's workqueue layer aborts the process when
+        # two threads enter parallel kernels at once, so runtime and filter share one lock.
+        from concurrent.futures import ThreadPoolExecutor
+
+        photos = [Image(samples=np.roll(self._dark_noisy_photo(), k, axis=1), linear=False) for k in range(4)]
+        serial = [api.enhance(p).samples(np.uint8) for p in photos]
+        with ThreadPoolExecutor(4) as pool:
+            threaded = list(pool.map(lambda p: api.enhance(p).samples(np.uint8), photos * 3))
+        for index, result in enumerate(threaded):
+            assert np.array_equal(result, serial[index % 4])

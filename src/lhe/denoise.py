@@ -25,6 +25,7 @@ import numpy as np
 
 from lhe.checks import check_shape
 from lhe.errors import InputError
+from lhe.kernels import PARALLEL_LOCK
 
 __all__ = ["DENOISE_MODES", "VISIBLE_NOISE", "NOISY", "validate_denoise_mode", "estimate_noise", "denoise_enhanced"]
 
@@ -79,7 +80,8 @@ def estimate_noise(samples: np.ndarray) -> float:
     samples = np.ascontiguousarray(samples)
     blocks = max(1, (samples.shape[0] // _BLOCK) * (samples.shape[1] // _BLOCK))
     stride = max(1, int(np.sqrt(blocks / 20_000)))  # about 20 000 blocks read
-    values = dark_block_noise(samples, _kernel_scale(samples), DARK_LEVEL, _BLOCK, stride)
+    with PARALLEL_LOCK:
+        values = dark_block_noise(samples, _kernel_scale(samples), DARK_LEVEL, _BLOCK, stride)
     values = values[np.isfinite(values)]
     if values.size < 16:
         return float(QUANTISATION)
@@ -130,7 +132,8 @@ def denoise_enhanced(source: np.ndarray, result: np.ndarray, mode: str = "auto")
         return result
     padded = np.pad(result.transpose(2, 0, 1), ((0, 0), (2, 2), (2, 2)), mode="edge")
     out = np.empty(result.shape, np.float32)
-    bilateral_denoise(source, _kernel_scale(source), padded, _kernel_scale(result), noise, RANGE_FACTOR, MIN_NOISE, out)
+    with PARALLEL_LOCK:
+        bilateral_denoise(source, _kernel_scale(source), padded, _kernel_scale(result), noise, RANGE_FACTOR, MIN_NOISE, out)
     if result.dtype == np.uint8:
         return np.clip(out + 0.5, 0, 255).astype(np.uint8)
     return (out / np.float32(255)).astype(result.dtype)

@@ -23,6 +23,7 @@ computes the HDRNet guide in the same pass. The coordinate convention is documen
 from __future__ import annotations
 
 import importlib
+import threading
 import warnings
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,12 @@ if TYPE_CHECKING:
 
     from lhe.kernels.reference import GuideParams
 
-__all__ = ["BACKENDS", "GuideParams", "validate_backend", "resolve_backend", "slice_and_apply", "guide_slice_and_apply"]
+__all__ = ["PARALLEL_LOCK", "BACKENDS", "GuideParams", "validate_backend", "resolve_backend", "slice_and_apply", "guide_slice_and_apply"]
+
+# One parallel numba kernel at a time, process-wide: each already uses every core, and numba's
+# fallback threading layer (workqueue, where OpenMP/TBB are missing) aborts the process when two
+# threads enter it at once (``lhe ... --workers N`` runs jobs in threads).
+PARALLEL_LOCK = threading.Lock()
 
 # Backend name → module implementing slice_and_apply and guide_slice_and_apply.
 BACKENDS = {

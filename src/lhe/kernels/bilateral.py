@@ -9,7 +9,7 @@ on a tone map's 429×572 copy, where this loop takes milliseconds.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 __all__ = ["slice_grid_ratio"]
 
@@ -23,15 +23,16 @@ def _cell(coordinate: float, size: int) -> tuple[int, float]:
     return low, c - low
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def slice_grid_ratio(grid: np.ndarray, image: np.ndarray, low: float, sigma_space: float, sigma_range: float) -> np.ndarray:
     """Trilinear read-back of a ``(GY, GX, GZ, 2)`` grid of (values, weights) at each pixel of
     ``image`` (``h×w``), at grid position ``(y/σs + 1, x/σs + 1, (v − low)/σr + 1)``; returns
-    values / max(weights, 1e-12) as float64 ``h×w``."""
+    values / max(weights, 1e-12) as float64 ``h×w``. One thread: the copies are small (a few ms), and
+    callers run it outside the parallel-kernel lock."""
     height, width = image.shape
     gy_size, gx_size, gz_size = grid.shape[0], grid.shape[1], grid.shape[2]
     out = np.empty((height, width), np.float64)
-    for y in prange(height):
+    for y in range(height):
         y0, fy = _cell(y / sigma_space + 1.0, gy_size)
         y1 = min(y0 + 1, gy_size - 1)
         for x in range(width):

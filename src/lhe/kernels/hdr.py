@@ -10,12 +10,13 @@ targets on 12-megapixel images.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from functools import lru_cache, wraps
 from typing import Any
 
 import numpy as np
+
+from lhe.kernels import PARALLEL_LOCK
 
 __all__ = [
     "merge_kernel",
@@ -37,10 +38,7 @@ __all__ = [
     "pyramid_blend_kernel",
 ]
 
-# One compiled kernel at a time: each already uses every core, and numba's fallback threading
-# layer (workqueue, where OpenMP/TBB are missing) must not be entered from two threads at once
-# (``lhe ... --workers N`` runs jobs in threads).
-_LOCK = threading.Lock()
+_LOCK = PARALLEL_LOCK  # one compiled kernel at a time, shared with every parallel kernel
 
 
 def _serialised(kernel: Callable[..., Any]) -> Callable[..., Any]:

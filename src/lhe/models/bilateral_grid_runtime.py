@@ -19,20 +19,20 @@ References:
 from __future__ import annotations
 
 import functools
-import threading
 from pathlib import Path
 
 import numpy as np
 
 from lhe.checks import check_shape
 from lhe.errors import ModelError, ShapeError
+from lhe.kernels import PARALLEL_LOCK
 from lhe.kernels.grid_runtime import downsample_uint8, enhance_uint8
 from lhe.shadow_lift import lift_hint
 
 __all__ = ["BilateralGridRuntime"]
 
 _LOWRES = 256
-_KERNEL_LOCK = threading.Lock()
+_KERNEL_LOCK = PARALLEL_LOCK
 
 
 def _conv3x3(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride: int) -> np.ndarray:
