@@ -416,18 +416,17 @@ def _step(shape: tuple[int, int], samples: int = 80_000) -> int:
     return max(1, int(np.sqrt(shape[0] * shape[1] / samples)))
 
 
-_NO_TABLE = np.zeros(1, np.float64)
 
 
 def _rank_table(target: tuple, moving: tuple, h: np.ndarray) -> np.ndarray | None:
     """Table (256 entries on the 0..255 scale) mapping the moving frame's grey levels onto the
     target's with equal rank, over pixels valid in both under ``h``; None if too few."""
-    from lhe.kernels.hdr import align_pairs_kernel
+    from lhe.kernels.hdr import align_histograms_kernel
 
     hist_ref = np.zeros(256, np.int64)
     hist_mov = np.zeros(256, np.int64)
     (ref, ref_valid), (mov, mov_valid) = target, moving
-    _, count = align_pairs_kernel()(ref, ref_valid, mov, mov_valid, h, _step(ref.shape), _NO_TABLE, 0.0, hist_ref, hist_mov)
+    count = align_histograms_kernel()(ref, ref_valid, mov, mov_valid, h, _step(ref.shape), hist_ref, hist_mov)
     if count < 64:
         return None
     levels = np.arange(256, dtype=np.float64)
@@ -442,15 +441,15 @@ def _rank_table(target: tuple, moving: tuple, h: np.ndarray) -> np.ndarray | Non
 
 def _cost(target: tuple, moving: tuple, h: np.ndarray) -> tuple[float, int]:
     """Truncated mean absolute difference after rank matching under ``h``, and pixels compared."""
-    from lhe.kernels.hdr import align_pairs_kernel
+    from lhe.kernels.hdr import align_cells_kernel
 
     table = _rank_table(target, moving, h)
     if table is None:
         return float("inf"), 0
     (ref, ref_valid), (mov, mov_valid) = target, moving
-    empty = np.zeros(256, np.int64)
-    cost, count = align_pairs_kernel()(ref, ref_valid, mov, mov_valid, h, _step(ref.shape), table, _CAP, empty, empty)
-    return float(cost), int(count)
+    total, count = np.zeros((1, 1)), np.zeros((1, 1), np.int64)
+    align_cells_kernel()(ref, ref_valid, mov, mov_valid, h, _step(ref.shape), table, _CAP, total, count)
+    return float(total[0, 0] / max(count[0, 0], 1)), int(count[0, 0])
 
 
 def _update(delta: np.ndarray, model: int, cx: float, cy: float, rho: float) -> np.ndarray:

@@ -26,7 +26,7 @@ __all__ = [
     "bilinear_grid",
     "align_grey_kernel",
     "align_system_kernel",
-    "align_pairs_kernel",
+    "align_histograms_kernel",
     "align_cells_kernel",
     "translation_search_kernel",
     "sample_nearest_kernel",
@@ -538,23 +538,18 @@ def align_system_kernel() -> Callable[..., Any]:
 
 
 @lru_cache(maxsize=1)
-def align_pairs_kernel() -> Callable[..., Any]:
-    """Compiled comparison of a target with a moving image seen through ``H`` (nearest sample).
-
-    With ``lut`` None-like (an empty table) it fills ``hist_ref``/``hist_mov`` (256 bins of the
-    0..255 scale) over pixels valid in both; with a table it returns the truncated mean absolute
-    difference ``mean(min(|lut(mov(Hx)) − ref(x)|, cap))`` and the number of pixels compared.
+def align_histograms_kernel() -> Callable[..., Any]:
+    """Compiled histograms of a target and a moving image seen through ``H`` (nearest sample):
+    fills ``hist_ref``/``hist_mov`` (256 bins of the 0..255 scale) over the pixels valid in both
+    and returns how many there were. (The matched comparison is :func:`align_cells_kernel`.)
     """
     import numba
 
     @numba.njit(cache=True, nogil=True)
-    def pairs(ref, ref_valid, mov, mov_valid, H, step, lut, cap, hist_ref, hist_mov):  # pragma: no cover - compiled
+    def histograms(ref, ref_valid, mov, mov_valid, H, step, hist_ref, hist_mov):  # pragma: no cover - compiled
         height, width = ref.shape
         mh, mw = mov.shape
-        total = 0.0
         count = 0
-        use_lut = lut.shape[0] > 1
-        top = lut.shape[0] - 1
         for y in range(0, height, step):
             Y = y + 0.5
             for x in range(0, width, step):
@@ -568,32 +563,16 @@ def align_pairs_kernel() -> Callable[..., Any]:
                 sy = (H[1, 0] * X + H[1, 1] * Y + H[1, 2]) / w - 0.5
                 if sx < 0 or sy < 0 or sx > mw - 1 or sy > mh - 1:
                     continue
-                if use_lut:
-                    ix = min(int(sx), mw - 2) if mw > 1 else 0
-                    iy = min(int(sy), mh - 2) if mh > 1 else 0
-                    ix1 = min(ix + 1, mw - 1)
-                    iy1 = min(iy + 1, mh - 1)
-                    if mov_valid[iy, ix] == 0 or mov_valid[iy, ix1] == 0 or mov_valid[iy1, ix] == 0 or mov_valid[iy1, ix1] == 0:
-                        continue
-                    fx = sx - ix
-                    fy = sy - iy
-                    m = (1 - fy) * ((1 - fx) * mov[iy, ix] + fx * mov[iy, ix1]) + fy * ((1 - fx) * mov[iy1, ix] + fx * mov[iy1, ix1])
-                    t = min(max(m, 0.0), top - 1e-6)
-                    i = int(t)
-                    value = lut[i] + (lut[i + 1] - lut[i]) * (t - i)
-                    total += min(abs(value - ref[y, x]), cap)
-                    count += 1
-                else:
-                    ix = int(sx + 0.5)
-                    iy = int(sy + 0.5)
-                    if mov_valid[iy, ix] == 0:
-                        continue
-                    hist_ref[min(max(int(ref[y, x] + 0.5), 0), 255)] += 1
-                    hist_mov[min(max(int(mov[iy, ix] + 0.5), 0), 255)] += 1
-                    count += 1
-        return total / max(count, 1), count
+                ix = int(sx + 0.5)
+                iy = int(sy + 0.5)
+                if mov_valid[iy, ix] == 0:
+                    continue
+                hist_ref[min(max(int(ref[y, x] + 0.5), 0), 255)] += 1
+                hist_mov[min(max(int(mov[iy, ix] + 0.5), 0), 255)] += 1
+                count += 1
+        return count
 
-    return _serialised(pairs)
+    return _serialised(histograms)
 
 
 @lru_cache(maxsize=1)
@@ -601,7 +580,8 @@ def align_cells_kernel() -> Callable[..., Any]:
     """Compiled per-cell comparison of a target with a moving image seen through ``H``: the
     target is cut into ``cells × cells`` equal cells and, for each, the sum of
     ``min(|lut(mov(Hx)) − ref(x)|, cap)`` (moving image sampled bilinearly) and the number of
-    pixels compared are added into ``sums`` and ``counts`` (both ``(cells, cells)``)."""
+    pixels compared are added into ``sums`` and ``counts`` (both ``(cells, cells)``). With one
+    cell it is the whole-image cost."""
     import numba
 
     @numba.njit(cache=True, nogil=True)
