@@ -39,8 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from lhe.hdr.bilateral import bilateral_filter_grid
 from lhe.color import luminance, srgb_to_linear
+from lhe.hdr.bilateral import bilateral_filter_grid
 
 __all__ = [
     "BRIGHT_LOG2",
