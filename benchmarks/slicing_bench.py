@@ -13,7 +13,8 @@ Prints, for a 12-megapixel (4000×3000) float32 image on this machine's CPU:
     (compile) and again with the cache filled (what `lhe enhance` pays);
   * the same for the fused guide + slice + apply that the model runs in eval mode.
 With a CUDA device it also reports the Triton kernel's effective memory bandwidth as a fraction
-of the device's peak, and the end-to-end 4K (3840×2160) bilateral-grid model time.
+of the device's peak, on the random image (worst case: no two neighbours share a depth bin) and
+on a photograph (examples/bridge.jpg resized), and the end-to-end 4K (3840×2160) model time.
 
 Usage:
     python benchmarks/slicing_bench.py [--width 4000 --height 3000 --repeats 3]
@@ -88,13 +89,30 @@ def first_call_seconds() -> tuple[float, float, float]:
     return float(warm[0]), float(cold[1]), float(warm[1])
 
 
+def _photo(height: int, width: int) -> torch.Tensor:
+    """``examples/bridge.jpg`` resized to ``height × width``, ``(1, 3, H, W)`` in [0, 1]."""
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "bridge.jpg"
+    with Image.open(path) as photo:
+        rgb = photo.convert("RGB").resize((width, height), Image.BICUBIC)
+    return torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1)[None].contiguous()
+
+
 def cuda_report(grid: torch.Tensor, guide: torch.Tensor, image: torch.Tensor) -> None:
-    """Triton bandwidth as a fraction of peak, and 4K model time."""
+    """Triton bandwidth as a fraction of peak, on random pixels and on a photograph, and 4K model time.
+
+    Random pixels put every pixel in an unrelated depth bin, the kernel's worst case; a photograph's
+    guide is smooth, so neighbouring pixels share grid cells.
+    """
     device = torch.device("cuda")
     props = torch.cuda.get_device_properties(device)
     # Double data rate: 2 transfers per memory clock (kHz) over the bus width (bits).
     peak = 2 * props.memory_clock_rate * 1e3 * props.memory_bus_width / 8
-    grid, guide, image = grid.to(device), guide.to(device), image.to(device)
+    grid = grid.to(device)
     copy_src = torch.empty(image.numel() * 2, device=device)
 
     def timed(fn, repeats: int = 20) -> float:
@@ -110,19 +128,25 @@ def cuda_report(grid: torch.Tensor, guide: torch.Tensor, image: torch.Tensor) ->
             times.append(start.elapsed_time(end) / 1e3)
         return sorted(times)[len(times) // 2]
 
-    pixels = image.shape[0] * image.shape[2] * image.shape[3]
-    item = image.element_size()
-    t_slice = timed(lambda: kernels.slice_and_apply(grid, guide, image, backend="triton"))
-    bw_slice = pixels * 7 * item / t_slice  # read 3 channels + guide, write 3 channels
-    params = create_model("bilateral-grid").to(device).guide_params()
-    t_fused = timed(lambda: kernels.guide_slice_and_apply(grid, image, params, backend="triton"))
-    bw_fused = pixels * 6 * item / t_fused  # read 3 channels, write 3 channels
     t_copy = timed(lambda: copy_src.clone())
-    bw_copy = copy_src.numel() * item * 2 / t_copy
+    bw_copy = copy_src.numel() * copy_src.element_size() * 2 / t_copy
     print(f"CUDA device: {props.name}; peak memory bandwidth {peak / 1e9:.0f} GB/s (clock × bus width)")
     print(f"  device-to-device copy      {bw_copy / 1e9:8.0f} GB/s = {bw_copy / peak:.2f} of peak")
-    print(f"  triton slice+apply         {t_slice * 1e3:8.3f} ms, {bw_slice / 1e9:6.0f} GB/s = {bw_slice / peak:.2f} of peak")
-    print(f"  triton guide+slice+apply   {t_fused * 1e3:8.3f} ms, {bw_fused / 1e9:6.0f} GB/s = {bw_fused / peak:.2f} of peak")
+    params = create_model("bilateral-grid").to(device).guide_params()
+    photo = _photo(image.shape[2], image.shape[3]).to(device)
+    with torch.no_grad():
+        photo_guide = reference.compute_guide(photo, params)
+    for name, (guide_in, image_in) in {"random pixels": (guide.to(device), image.to(device)),
+                                       "photograph": (photo_guide, photo)}.items():
+        pixels = image_in.shape[0] * image_in.shape[2] * image_in.shape[3]
+        item = image_in.element_size()
+        t_slice = timed(lambda: kernels.slice_and_apply(grid, guide_in, image_in, backend="triton"))
+        bw_slice = pixels * 7 * item / t_slice  # read 3 channels + guide, write 3 channels
+        t_fused = timed(lambda: kernels.guide_slice_and_apply(grid, image_in, params, backend="triton"))
+        bw_fused = pixels * 6 * item / t_fused  # read 3 channels, write 3 channels
+        print(f"  {name}:")
+        print(f"    triton slice+apply       {t_slice * 1e3:8.3f} ms, {bw_slice / 1e9:6.0f} GB/s = {bw_slice / peak:.2f} of peak")
+        print(f"    triton guide+slice+apply {t_fused * 1e3:8.3f} ms, {bw_fused / 1e9:6.0f} GB/s = {bw_fused / peak:.2f} of peak")
     model = create_model("bilateral-grid").to(device).eval()
     x4k = torch.rand(1, 3, 2160, 3840, device=device)
     with torch.inference_mode():
