@@ -1,10 +1,11 @@
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from lhe.models.registry import file_sha256
-from lhe_training.common import TrainState, export_checkpoint, log, seed_everything
+from lhe_training.common import BatchStream, TrainState, export_checkpoint, log, seed_everything, step_batch
 
 
 @pytest.fixture(autouse=True)
@@ -65,3 +66,53 @@ class TestExportCheckpoint:
         assert card["file"] == "toy-model.safetensors" and card["steps"] == 10
         assert card["sha256"] == file_sha256(path)
         assert torch.equal(load_file(str(path))["weight"], model.weight)
+
+
+class _TinySampler:
+    """Stands in for a training sampler: a batch drawn only from ``self.rng`` (torch tensors, as
+    the real samplers return)."""
+
+    rng = None
+
+    def batch(self, size):
+        values = self.rng.random((size, 3, 4, 4), dtype=np.float32)
+        return torch.from_numpy(values), torch.from_numpy(values * 2)
+
+
+class TestBatchStream:
+    def _batches(self, workers, start=0, stop=6):
+        with BatchStream(_TinySampler(), 7, 2, start, stop, workers=workers, prefetch=2) as stream:
+            return list(stream)
+
+    def test_workers_give_the_inline_batches(self):
+        inline = self._batches(0)
+        pooled = self._batches(2)
+        assert [s for s, _, _ in inline] == [s for s, _, _ in pooled] == list(range(6))
+        for (_, x0, y0), (_, x2, y2) in zip(inline, pooled):
+            assert isinstance(x2, np.ndarray) and x2.shape == (2, 3, 4, 4)
+            np.testing.assert_array_equal(x0, x2)
+            np.testing.assert_array_equal(y0, y2)
+        assert not np.array_equal(inline[0][1], inline[1][1])
+
+    def test_starting_at_k_is_the_tail_of_the_stream(self):
+        whole = self._batches(0)
+        for workers in (0, 2):
+            tail = self._batches(workers, start=4)
+            assert [s for s, _, _ in tail] == [4, 5]
+            for (_, x, y), (_, xw, yw) in zip(whole[4:], tail):
+                np.testing.assert_array_equal(x, xw)
+                np.testing.assert_array_equal(y, yw)
+
+    def test_batch_depends_only_on_seed_and_step(self):
+        sampler = _TinySampler()
+        first = step_batch(sampler, 7, 3, 2)[0]
+        step_batch(sampler, 7, 9, 2)
+        np.testing.assert_array_equal(step_batch(sampler, 7, 3, 2)[0], first)
+        assert not np.array_equal(step_batch(sampler, 8, 3, 2)[0], first)
+
+    def test_leaving_early_stops_the_workers(self):
+        with BatchStream(_TinySampler(), 7, 2, 0, 10_000, workers=2, prefetch=2) as stream:
+            for step, _, _ in stream:
+                if step == 3:
+                    break
+        assert stream._pool is None

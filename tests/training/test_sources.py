@@ -107,3 +107,31 @@ class TestStorePhoto:
         name, original, stored = _store_photo(buffer.getvalue(), "x__small", tmp_path)
         assert name == "x__small.jpg" and original == stored == [12, 8]
         assert (tmp_path / name).read_bytes() == buffer.getvalue()
+
+
+class TestPackDataset:
+    def test_photos_read_back_at_the_pack_size_unchanged(self, tmp_path, monkeypatch):
+        import hashlib
+
+        from tests.training.conftest import write_data_folder
+
+        rng = np.random.default_rng(1)
+        photos = {"a": ("train", (rng.random((60, 100, 3)) * 255).astype(np.uint8)),
+                  "b": ("val", (rng.random((90, 40, 3)) * 255).astype(np.uint8))}
+        write_data_folder(tmp_path, monkeypatch, photos)
+        original = {p.stem: p for p in sources.photo_paths("train") + sources.photo_paths("val")}
+        pack = tmp_path / "pack"
+        manifest = sources.pack_dataset(pack, long_side=50, val_long_side=30)
+        monkeypatch.setenv("LHE_DATA", str(pack))
+        [train], [val] = sources.photo_paths("train"), sources.photo_paths("val")
+        assert train.suffix == ".webp"
+        np.testing.assert_array_equal(sources.read_photo_uint8(train, 50),
+                                      sources.read_photo_uint8(original["a"], 50))
+        np.testing.assert_array_equal(sources.read_photo_uint8(val, 30),
+                                      sources.read_photo_uint8(original["b"], 30))
+        entry = next(e for e in manifest["files"] if e["kind"] == "photos" and e["split"] == "train")
+        assert entry["stored_size"] == [50, 30]
+        assert entry["sha256"] == hashlib.sha256(train.read_bytes()).hexdigest()
+        assert sources.noise_profiles_path().is_file()
+        with pytest.raises(InputError):
+            sources.pack_dataset(pack, long_side=50)

@@ -10,10 +10,13 @@ by :func:`export_checkpoint` as ``weights/NAME.safetensors`` plus its model card
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import random
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,18 @@ import numpy as np
 
 from lhe.errors import ModelError
 
-__all__ = ["seed_everything", "runs_root", "run_dir", "log", "TrainState", "export_checkpoint"]
+__all__ = [
+    "seed_everything",
+    "runs_root",
+    "run_dir",
+    "log",
+    "TrainState",
+    "export_checkpoint",
+    "step_batch",
+    "BatchStream",
+    "resolve_device",
+    "hardware_description",
+]
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -97,8 +111,9 @@ class TrainState:
 
         path = Path(path) if path is not None else self.path
         state = {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            # CPU copies, so a state saved from a GPU run loads anywhere
+            "model": _to_cpu(self.model.state_dict()),
+            "optimizer": _to_cpu(self.optimizer.state_dict()),
             "step": self.step,
             "best": self.best,
             "elapsed": self.elapsed,
@@ -113,7 +128,12 @@ class TrainState:
         return path
 
     def resume(self, path: Path | None = None) -> bool:
-        """Load a saved state into this one if the file exists; return whether it did."""
+        """Load a saved state into this one if the file exists; return whether it did.
+
+        The tensors are read onto the CPU; ``load_state_dict`` copies them to the device of the
+        model's parameters (and the optimizer's to its parameters'), so move the model to its
+        device before resuming.
+        """
         import torch
 
         path = Path(path) if path is not None else self.path
@@ -131,6 +151,19 @@ class TrainState:
         version, internal, gauss = json.loads(state["python_rng"])
         random.setstate((version, tuple(internal), gauss))
         return True
+
+
+def _to_cpu(value: Any) -> Any:
+    """``value`` (nested dicts, lists, tuples of tensors and plain values) with every tensor on the CPU."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(v) for v in value)
+    return value
 
 
 def export_checkpoint(model: Any, name: str, card: dict[str, Any], directory: Path | None = None) -> Path:
@@ -162,3 +195,124 @@ def export_checkpoint(model: Any, name: str, card: dict[str, Any], directory: Pa
         raise ModelError(f"Model card for '{name}' is incomplete: {exc}") from exc
     (directory / f"{name}.json").write_text(json.dumps(model_card.to_dict(), indent=2) + "\n")
     return path
+
+
+
+def step_batch(sampler: Any, seed: int, step: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The training batch of step ``step``: ``sampler.batch(size)`` drawn from
+    ``np.random.default_rng([seed, step])``.
+
+    The batch depends only on ``(seed, step)`` (and the sampler's data), so it is the same whether
+    it is made inline or in a worker process, and a resumed run needs no generator state.
+    ``sampler.rng`` is replaced by the step's generator.
+
+    Returns:
+        ``(inputs, targets)`` as numpy arrays (``N×3×H×W`` float32).
+    """
+    sampler.rng = np.random.default_rng([seed, step])
+    inputs, targets = sampler.batch(size)
+    return np.asarray(inputs), np.asarray(targets)
+
+
+# The sampler of the worker processes: set in the parent just before the pool forks, inherited.
+_WORKER_SAMPLER: Any = None
+_WORKER_ARGS: tuple[int, int] = (0, 0)
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    if "numba" in sys.modules:  # parallel kernels on one thread too: the workers are the parallelism
+        sys.modules["numba"].set_num_threads(1)
+
+
+def _worker_batch(step: int) -> tuple[int, np.ndarray, np.ndarray]:
+    seed, size = _WORKER_ARGS
+    inputs, targets = step_batch(_WORKER_SAMPLER, seed, step, size)
+    return step, inputs, targets
+
+
+class BatchStream:
+    """The batches of steps ``start``, ``start + 1``, … ``stop − 1``, in order, made by
+    :func:`step_batch` inline (``workers=0``) or by ``workers`` forked processes.
+
+    The worker processes inherit the sampler (with its loaded photos) through ``fork``, run torch
+    and numba on one thread each, and stay at most ``prefetch`` batches ahead of the consumer. Iterating
+    yields ``(step, inputs, targets)`` numpy arrays; :meth:`close` (or leaving a ``with`` block)
+    stops the workers.
+    """
+
+    def __init__(self, sampler: Any, seed: int, size: int, start: int, stop: int, *,
+                 workers: int = 0, prefetch: int | None = None) -> None:
+        self.sampler, self.seed, self.size = sampler, seed, size
+        self.start, self.stop, self.workers = start, stop, workers
+        self.prefetch = prefetch if prefetch is not None else 2 * workers
+        self._pool = None
+        self._slots: threading.Semaphore | None = None
+        self._stopping = False
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        if self.workers <= 0:
+            for step in range(self.start, self.stop):
+                yield (step, *step_batch(self.sampler, self.seed, step, self.size))
+            return
+        global _WORKER_SAMPLER, _WORKER_ARGS
+        _WORKER_SAMPLER, _WORKER_ARGS = self.sampler, (self.seed, self.size)
+        try:
+            self._pool = multiprocessing.get_context("fork").Pool(self.workers, initializer=_worker_init)
+        finally:
+            _WORKER_SAMPLER = None  # the parent does not need the reference; the children have a copy
+        # Pool.imap reads its task iterable eagerly: a semaphore keeps it ``prefetch`` batches ahead.
+        slots = self._slots = threading.Semaphore(max(1, self.prefetch))
+        self._stopping = False
+
+        def steps() -> Iterator[int]:
+            for step in range(self.start, self.stop):
+                slots.acquire()
+                if self._stopping:
+                    return
+                yield step
+
+        try:
+            for result in self._pool.imap(_worker_batch, steps()):
+                slots.release()
+                yield result
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            # unblock the pool's task feeder (waiting for a slot) so terminate can join it
+            self._stopping = True
+            self._slots.release()
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def __enter__(self) -> BatchStream:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def resolve_device(name: str) -> Any:
+    """``torch.device`` for ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda"``."""
+    import torch
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError("--device cuda asked for, but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def hardware_description(device: Any, threads: int, workers: int) -> str:
+    """Where a run trains, for model cards: e.g. ``"1 GPU (NVIDIA H200) with 14 data workers"``."""
+    import torch
+
+    data = f"{workers} data worker process{'es' if workers != 1 else ''}" if workers else "inline data synthesis"
+    if getattr(device, "type", str(device)) == "cuda":
+        return f"1 GPU ({torch.cuda.get_device_name(device)}) with {data}"
+    return f"{threads} CPU thread{'s' if threads != 1 else ''} with {data}"

@@ -16,6 +16,11 @@ folder, keeps only the listed files and writes them under :func:`data_root`:
 The split is by picture, with a fixed seed, per source (about one picture in five goes to
 ``val``, never trained on). The HDR validation images are blender ``city``, ``forest`` and
 ``night``. Running the command again skips every source whose files are already present.
+
+``python -m lhe_training.sources --pack OUT --long-side 1024`` writes a smaller copy of a built
+folder instead (:func:`pack_dataset`: training photos at long side 1024 and validation photos
+at 512 as lossless WebP, the rest unchanged), small
+enough to carry to a training machine; point ``LHE_DATA`` at it.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ __all__ = [
     "read_hdri",
     "read_photo_uint8",
     "build_dataset",
+    "pack_dataset",
     "main",
 ]
 
@@ -409,12 +415,93 @@ def build_dataset(root: Path | None = None, *, quiet: bool = False) -> dict:
     return manifest
 
 
+def pack_dataset(out: Path, long_side: int = 1024, root: Path | None = None, image_format: str = "webp",
+                 val_long_side: int = 512) -> dict:
+    """Write a smaller copy of a built data folder to ``out`` (e.g. to carry to another machine).
+
+    Every training photograph is downscaled by :func:`read_photo_uint8` (Lanczos, long side at
+    most ``long_side``; validation photographs to ``val_long_side``), the function the training samplers read photos with, and stored losslessly
+    (WebP lossless by default, about a third smaller than PNG; or PNG); the HDR images, noise profiles and licence files are copied as they are. The
+    manifest keeps every entry and field, with ``file``, ``sha256`` and ``stored_size`` of the
+    new photo files, plus ``packed_from`` (the original file and sha256) and a top-level
+    ``packed`` note.
+
+    Reading a pack photo at exactly its stored size gives the same pixels, bit for bit, as
+    reading the original at that size (the copy is not resized again): band-recursive's training
+    photos (1024) and the 512-px validation sets (the night and uniform sets of the model cards).
+    Read at a smaller size, a photo is resized from the copy instead of the original, which
+    differs by a few 8-bit levels (up to 9 seen at 512 from a 1024 copy; e.g. band-recursive's
+    256-px in-training validation); read at a larger size (bilateral-grid's ``4 × patch`` above
+    ``long_side``, e.g. 1536 for patch 384) it stays at the stored size, so bilateral-grid
+    training from a 1024 pack matches the original data only for ``patch ≤ long_side / 4``.
+    Full-resolution readers (``make_gallery``) get the small copies.
+
+    Args:
+        out: the new data folder (created; must not hold a manifest yet).
+        long_side: the training photos' largest side in the pack.
+        root: the built data folder; default :func:`data_root`.
+        image_format: ``"webp"`` (lossless) or ``"png"``.
+        val_long_side: the validation photos' largest side in the pack.
+
+    Returns:
+        The pack's manifest.
+    """
+    from PIL import Image
+
+    if image_format not in ("webp", "png"):
+        raise InputError(f"Unknown pack image format '{image_format}'; expected webp or png")
+    root = Path(root) if root is not None else data_root()
+    source_manifest = root / "manifest.json"
+    if not source_manifest.is_file():
+        raise InputError(f"Training data not found: manifest.json under {root}")
+    out = Path(out)
+    if (out / "manifest.json").exists():
+        raise InputError(f"{out} already holds a manifest.json; pack into a new folder")
+    manifest = json.loads(source_manifest.read_text())
+    files = []
+    for entry in manifest["files"]:
+        entry = dict(entry)
+        src = root / entry["file"]
+        if entry["kind"] == "photos":
+            pixels = read_photo_uint8(src, val_long_side if entry["split"] == "val" else long_side)
+            rel = f"photos/{Path(entry['file']).stem}.{image_format}"
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            if image_format == "webp":
+                Image.fromarray(pixels).save(out / rel, "WEBP", lossless=True, quality=100, method=4)
+            else:
+                Image.fromarray(pixels).save(out / rel, "PNG", compress_level=9)
+            entry["packed_from"] = {"file": entry["file"], "sha256": entry.get("sha256")}
+            entry.update(file=rel, sha256=_sha256_bytes((out / rel).read_bytes()),
+                         stored_size=[pixels.shape[1], pixels.shape[0]])
+        else:
+            (out / entry["file"]).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, out / entry["file"])
+        files.append(entry)
+    if (root / "licences").is_dir():
+        shutil.copytree(root / "licences", out / "licences", dirs_exist_ok=True)
+    manifest = dict(manifest, files=files,
+                    packed=f"pack_dataset(long_side={long_side}, val_long_side={val_long_side}): photos downscaled by read_photo_uint8 "
+                           f"and stored as lossless {image_format.upper()}; HDR images and noise profiles copied unchanged")
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--root", type=Path, default=None, help="data folder (default: data/ or $LHE_DATA)")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--pack", type=Path, default=None, metavar="OUT",
+                        help="instead of building, write a smaller copy of the built data folder to OUT "
+                             "(photos at --long-side, see pack_dataset)")
+    parser.add_argument("--long-side", type=int, default=1024, help="training photo size of --pack")
+    parser.add_argument("--val-long-side", type=int, default=512, help="validation photo size of --pack")
+    parser.add_argument("--format", choices=("webp", "png"), default="webp",
+                        help="lossless photo format of --pack")
     args = parser.parse_args(argv)
-    manifest = build_dataset(args.root, quiet=args.quiet)
+    if args.pack is not None:
+        manifest = pack_dataset(args.pack, args.long_side, args.root, args.format, args.val_long_side)
+    else:
+        manifest = build_dataset(args.root, quiet=args.quiet)
     counts: dict[str, int] = {}
     for entry in manifest["files"]:
         key = f"{entry['kind']}/{entry['split']}"

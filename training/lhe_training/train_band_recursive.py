@@ -17,6 +17,11 @@ night validation set (:func:`lhe_training.night.make_night_validation_set`) are 
 ``best.safetensors``. ``--compare`` scores them against bilateral-grid; ``--gallery`` writes the
 README's comparison pictures.
 
+The batch of step ``s`` is drawn from ``np.random.default_rng([seed, s])``
+(:class:`lhe_training.common.BatchStream`): the same inline or from ``--workers N`` forked
+data-synthesis processes, and after a resume. ``--device auto|cpu|cuda`` chooses where the model
+trains and validates; states and weights are saved as CPU tensors.
+
 References:
     Wenhan Yang, Shiqi Wang, Yuming Fang, Yue Wang, Jiaying Liu, "From Fidelity to Perceptual
     Quality: A Semi-Supervised Approach for Low-Light Image Enhancement", CVPR 2020.
@@ -123,11 +128,14 @@ def score_on_validation(model: Any, pairs: list[tuple[np.ndarray, np.ndarray, fl
     was_training = getattr(model, "training", False)
     if was_training:
         model.eval()
+    # a module runs on its parameters' device (outputs come back to the CPU); other callables on the CPU
+    params = getattr(model, "parameters", None)
+    device = next(params()).device if params is not None else torch.device("cpu")
     p, s = [], []
     with torch.no_grad():
         for degraded, target, _ in pairs:
-            x = torch.from_numpy(np.ascontiguousarray(degraded)).permute(2, 0, 1)[None]
-            y = model(x)[0].permute(1, 2, 0).numpy()
+            x = torch.from_numpy(np.ascontiguousarray(degraded)).permute(2, 0, 1)[None].to(device)
+            y = model(x)[0].permute(1, 2, 0).cpu().numpy()
             p.append(psnr(y, target))
             s.append(ssim(y, target))
     if was_training:
@@ -250,7 +258,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--val-long-side", type=int, default=256, help="validation size during training")
     parser.add_argument("--save-every", type=int, default=25)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads of the training process")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="where the model trains and validates (auto: cuda when available)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="data-synthesis worker processes (0: inline); batches are the same either way")
     parser.add_argument("--export", action="store_true",
                         help="export the best weights to weights/band-recursive.{safetensors,json} at the end")
     parser.add_argument("--compare", action="store_true",
@@ -272,47 +284,50 @@ def _train(state: Any, sampler: _Sampler, val_pairs: list, args: argparse.Namesp
     from safetensors.torch import save_file
 
     from lhe.models.band_recursive import whole_image_lift
-    from lhe_training.common import log
+    from lhe_training.common import BatchStream, log
 
     model = state.model
+    device = next(model.parameters()).device
     start = time.monotonic()
     session_elapsed = state.elapsed
     running: list[float] = []
-    while state.step < args.steps:
-        if args.minutes is not None and time.monotonic() - start > 60 * args.minutes:
-            log(MODEL_NAME, f"time limit of {args.minutes} min reached at step {state.step}")
-            break
-        lr = _cosine(state.step, args.steps, args.lr)
-        for group in state.optimizer.param_groups:
-            group["lr"] = lr
-        inputs, targets = sampler.batch(args.batch)
-        lift = torch.nn.functional.interpolate(whole_image_lift(inputs), size=inputs.shape[-2:],
-                                               mode="bilinear", align_corners=False)
-        _, images = model.stage1(inputs, lift)
-        loss = stage1_loss(tuple(images), targets, tuple(args.lambdas), args.l1)
-        state.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        state.optimizer.step()
-        state.step += 1
-        state.elapsed = session_elapsed + time.monotonic() - start
-        running.append(loss.item())
-        if state.step % args.save_every == 0:
-            log(MODEL_NAME, f"step {state.step} loss {np.mean(running):.5f} lr {lr:.2e} "
-                            f"elapsed {state.elapsed / 60:.1f} min")
-            running = []
-            state.save()
-        if state.step % args.val_every == 0 or state.step == args.steps:
-            scores = score_on_validation(model, val_pairs)
-            improved = scores["psnr"] > state.best
-            if improved:
-                state.best = scores["psnr"]
-                state.extra["best_step"] = state.step
-                state.extra["best_scores"] = scores
-                save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(best_path))
-            log(MODEL_NAME, f"step {state.step} val {json.dumps({k: round(v, 4) for k, v in scores.items()})}"
-                            f"{' (saved)' if improved else ''}")
-            state.save()
+    # the batch of step s depends only on (seed, s): inline or from workers, resumed or not
+    with BatchStream(sampler, args.seed, args.batch, state.step, args.steps, workers=args.workers) as stream:
+        for _, inputs, targets in stream:
+            if args.minutes is not None and time.monotonic() - start > 60 * args.minutes:
+                log(MODEL_NAME, f"time limit of {args.minutes} min reached at step {state.step}")
+                break
+            lr = _cosine(state.step, args.steps, args.lr)
+            for group in state.optimizer.param_groups:
+                group["lr"] = lr
+            inputs, targets = torch.from_numpy(inputs).to(device), torch.from_numpy(targets).to(device)
+            lift = torch.nn.functional.interpolate(whole_image_lift(inputs), size=inputs.shape[-2:],
+                                                   mode="bilinear", align_corners=False)
+            _, images = model.stage1(inputs, lift)
+            loss = stage1_loss(tuple(images), targets, tuple(args.lambdas), args.l1)
+            state.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            state.optimizer.step()
+            state.step += 1
+            state.elapsed = session_elapsed + time.monotonic() - start
+            running.append(loss.item())
+            if state.step % args.save_every == 0:
+                log(MODEL_NAME, f"step {state.step} loss {np.mean(running):.5f} lr {lr:.2e} "
+                                f"elapsed {state.elapsed / 60:.1f} min")
+                running = []
+                state.save()
+            if state.step % args.val_every == 0 or state.step == args.steps:
+                scores = score_on_validation(model, val_pairs)
+                improved = scores["psnr"] > state.best
+                if improved:
+                    state.best = scores["psnr"]
+                    state.extra["best_step"] = state.step
+                    state.extra["best_scores"] = scores
+                    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(best_path))
+                log(MODEL_NAME, f"step {state.step} val {json.dumps({k: round(v, 4) for k, v in scores.items()})}"
+                                f"{' (saved)' if improved else ''}")
+                state.save()
     state.save()
 
 
@@ -339,13 +354,15 @@ def main(argv: list[str] | None = None) -> int:
     from safetensors.torch import load_file
 
     from lhe.models.registry import create_model
-    from lhe_training.common import TrainState, export_checkpoint, log, run_dir, seed_everything
+    from lhe_training.common import (TrainState, export_checkpoint, hardware_description, log, resolve_device,
+                                     run_dir, seed_everything)
     from lhe_training.night import make_night_validation_set
 
     args = _parse(argv)
     torch.set_num_threads(args.threads)
     rng = seed_everything(args.seed)
-    model = create_model(MODEL_NAME, recursions=args.recursions).train()
+    device = resolve_device(args.device)
+    model = create_model(MODEL_NAME, recursions=args.recursions).train().to(device)
     best_path = run_dir(MODEL_NAME) / "best.safetensors"
 
     if args.compare or args.gallery:
@@ -367,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     log(MODEL_NAME, f"{'resumed at step ' + str(state.step) if resumed else 'new run'}: {vars(args)}")
     log(MODEL_NAME, f"{len(sampler.photos)} train photos, {len(sampler.hdris)} train HDRIs, "
                     f"{len(val_pairs)} validation images")
+    log(MODEL_NAME, f"training on {hardware_description(device, args.threads, args.workers)}")
     _train(state, sampler, val_pairs, args, best_path)
 
     if args.export:
@@ -384,7 +402,9 @@ def main(argv: list[str] | None = None) -> int:
                              "0-6 stops under, darktable noise, 8-bit, JPEG 75-95; target: the fixed "
                              "photographic rendering of the clean capture)",
             "steps": int(state.extra.get("best_step", state.step)),
-            "training_time": f"{state.elapsed / 60:.0f} min on {args.threads} CPU thread(s) ({state.step} steps run)",
+            "training_time": f"{state.elapsed / 60:.0f} min on "
+                             f"{hardware_description(device, args.threads, args.workers)} "
+                             f"({state.step} steps run; the last session's hardware)",
             "validation": comparison,
             "notes": (
                 f"T = {args.recursions} recursions (paper: 4), widths 12/24/48 on the 2x2-unshuffled image, "

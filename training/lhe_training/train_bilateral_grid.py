@@ -13,6 +13,11 @@ long side 512, degraded once with a fixed seed) is logged every ``--val-every`` 
 weights are kept in ``runs/bilateral-grid/best.safetensors``. The run resumes from
 ``runs/bilateral-grid/last.pt``; ``--minutes`` stops it (saving) when the time is up.
 
+The batch of step ``s`` is drawn from ``np.random.default_rng([seed, s])``
+(:class:`lhe_training.common.BatchStream`): the same inline or from ``--workers N`` forked
+data-synthesis processes, and after a resume. ``--device auto|cpu|cuda`` chooses where the model
+trains and validates; states and weights are saved as CPU tensors.
+
 References:
     Gharbi, Chen, Barron, Hasinoff, Durand, "Deep Bilateral Learning for Real-Time Image
     Enhancement", SIGGRAPH 2017.
@@ -129,12 +134,13 @@ def _validate(model, pairs) -> float:
 
     from lhe_training.metrics import psnr
 
+    device = next(model.parameters()).device
     model.eval()
     scores = []
     with torch.no_grad():
         for degraded, target, _ in pairs:
-            x = torch.from_numpy(degraded).permute(2, 0, 1)[None]
-            y = model(x)[0].permute(1, 2, 0).numpy()
+            x = torch.from_numpy(degraded).permute(2, 0, 1)[None].to(device)
+            y = model(x)[0].permute(1, 2, 0).cpu().numpy()
             scores.append(psnr(y, target))
     model.train()
     return float(np.mean(scores))
@@ -161,7 +167,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--val-every", type=int, default=250)
     parser.add_argument("--save-every", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads of the training process")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="where the model trains and validates (auto: cuda when available)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="data-synthesis worker processes (0: inline); batches are the same either way")
     parser.add_argument("--init", default=None, help="start a new run from these safetensors weights")
     parser.add_argument("--export", action="store_true",
                         help="export the best weights to weights/bilateral-grid.{safetensors,json} at the end")
@@ -173,13 +183,15 @@ def main(argv: list[str] | None = None) -> int:
     from safetensors.torch import load_file, save_file
 
     from lhe.models.registry import create_model
-    from lhe_training.common import TrainState, export_checkpoint, log, run_dir, seed_everything
+    from lhe_training.common import (BatchStream, TrainState, export_checkpoint, hardware_description, log,
+                                     resolve_device, run_dir, seed_everything)
     from lhe_training.night import make_night_validation_set
 
     args = _parse(argv)
     torch.set_num_threads(args.threads)
     rng = seed_everything(args.seed)
-    model = create_model(MODEL_NAME).train()
+    device = resolve_device(args.device)
+    model = create_model(MODEL_NAME).train().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     state = TrainState(MODEL_NAME, model, optimizer, rng)
     resumed = state.resume()
@@ -193,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             padded[:, : init["splat.0.weight"].shape[1]] = init["splat.0.weight"]
             init["splat.0.weight"] = padded
         model.load_state_dict(init)
+    log(MODEL_NAME, f"training on {hardware_description(device, args.threads, args.workers)}")
     sampler = Sampler(args.patch, args.hdr_fraction, rng)
     val_pairs = make_night_validation_set(profiles=sampler.profiles)
     uniform_pairs = make_validation_set(profiles=sampler.profiles)
@@ -213,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         if improved:
             state.best = score
             state.extra["best_step"] = state.step
-            save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(best_path))
+            save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(best_path))
         state.extra["validated_step"] = state.step
         if improved:
             state.extra["best_uniform"] = uniform
@@ -221,28 +234,30 @@ def main(argv: list[str] | None = None) -> int:
                         f"best {state.best:.3f}{' (saved)' if improved else ''}")
         state.save()
 
-    while state.step < args.steps:
-        if args.minutes is not None and time.monotonic() - start > 60 * args.minutes:
-            log(MODEL_NAME, f"time limit of {args.minutes} min reached at step {state.step}")
-            break
-        lr = args.lr * 0.5 * (1 + math.cos(math.pi * state.step / args.steps))
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        inputs, targets = sampler.batch(args.batch)
-        loss = torch.mean((model(inputs) - targets) ** 2)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        state.step += 1
-        state.elapsed = session_start_elapsed + time.monotonic() - start
-        running.append(loss.item())
-        if state.step % args.save_every == 0:
-            log(MODEL_NAME, f"step {state.step} loss {np.mean(running):.5f} lr {lr:.2e} "
-                            f"elapsed {state.elapsed / 60:.1f} min")
-            running = []
-            state.save()
-        if state.step % args.val_every == 0 or state.step == args.steps:
-            validate()
+    # the batch of step s depends only on (seed, s): inline or from workers, resumed or not
+    with BatchStream(sampler, args.seed, args.batch, state.step, args.steps, workers=args.workers) as stream:
+        for _, inputs, targets in stream:
+            if args.minutes is not None and time.monotonic() - start > 60 * args.minutes:
+                log(MODEL_NAME, f"time limit of {args.minutes} min reached at step {state.step}")
+                break
+            lr = args.lr * 0.5 * (1 + math.cos(math.pi * state.step / args.steps))
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            inputs, targets = torch.from_numpy(inputs).to(device), torch.from_numpy(targets).to(device)
+            loss = torch.mean((model(inputs) - targets) ** 2)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            state.step += 1
+            state.elapsed = session_start_elapsed + time.monotonic() - start
+            running.append(loss.item())
+            if state.step % args.save_every == 0:
+                log(MODEL_NAME, f"step {state.step} loss {np.mean(running):.5f} lr {lr:.2e} "
+                                f"elapsed {state.elapsed / 60:.1f} min")
+                running = []
+                state.save()
+            if state.step % args.val_every == 0 or state.step == args.steps:
+                validate()
     if state.extra.get("validated_step") != state.step:
         validate()  # the weights a stopped run ends with are candidates too
     state.save()
@@ -260,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
                              "0-6 stops under, darktable noise, 8-bit, JPEG 75-95; target: the fixed "
                              "photographic rendering of the clean capture, lhe.shadow_lift)",
             "steps": int(state.extra.get("best_step", state.step)),
-            "training_time": f"{state.elapsed / 60:.0f} min on 1 CPU thread ({state.step} steps run)",
+            "training_time": f"{state.elapsed / 60:.0f} min on "
+                             f"{hardware_description(device, args.threads, args.workers)} "
+                             f"({state.step} steps run; the last session's hardware)",
             "validation": {"night_val_psnr_512px": round(state.best, 3),
                            "uniform_val_psnr_512px": round(state.extra.get("best_uniform", float("nan")), 3)},
             "notes": f"fine-tuned from --init {args.init}; the low-resolution network also reads the "
