@@ -197,7 +197,6 @@ def export_checkpoint(model: Any, name: str, card: dict[str, Any], directory: Pa
     return path
 
 
-
 def step_batch(sampler: Any, seed: int, step: int, size: int) -> tuple[np.ndarray, np.ndarray]:
     """The training batch of step ``step``: ``sampler.batch(size)`` drawn from
     ``np.random.default_rng([seed, step])``.
