@@ -36,6 +36,8 @@ __all__ = [
     "BatchStream",
     "resolve_device",
     "hardware_description",
+    "run_sessions",
+    "trained_on",
 ]
 
 
@@ -315,3 +317,24 @@ def hardware_description(device: Any, threads: int, workers: int) -> str:
     if getattr(device, "type", str(device)) == "cuda":
         return f"1 GPU ({torch.cuda.get_device_name(device)}) with {data}"
     return f"{threads} CPU thread{'s' if threads != 1 else ''} with {data}"
+
+
+def run_sessions(name: str) -> list[str]:
+    """The lines of ``runs/<name>/train.log`` that start a session (options, resume step) or say
+    where it trained, in order: a model card's record of how its run went."""
+    path = run_dir(name) / "train.log"
+    lines = path.read_text().splitlines() if path.is_file() else []
+    markers = (" new run: ", " resumed at step ", " training on ")
+    return [line for line in lines if any(m in line for m in markers)]
+
+
+def trained_on(name: str) -> str:
+    """Where run ``name``'s training sessions ran, each distinct place once, in order (from
+    ``train.log``), e.g. ``"1 CPU thread with inline data synthesis, then 1 GPU (…) with 7 data
+    worker processes"``."""
+    places: list[str] = []
+    for line in run_sessions(name):
+        place = line.split(" training on ", 1)[1] if " training on " in line else None
+        if place and place not in places:
+            places.append(place)
+    return ", then ".join(places) or "unrecorded hardware"

@@ -355,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from lhe.models.registry import create_model
     from lhe_training.common import (TrainState, export_checkpoint, hardware_description, log, resolve_device,
+                                     run_sessions, trained_on,
                                      run_dir, seed_everything)
     from lhe_training.night import make_night_validation_set
 
@@ -384,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     log(MODEL_NAME, f"{'resumed at step ' + str(state.step) if resumed else 'new run'}: {vars(args)}")
     log(MODEL_NAME, f"{len(sampler.photos)} train photos, {len(sampler.hdris)} train HDRIs, "
                     f"{len(val_pairs)} validation images")
-    log(MODEL_NAME, f"training on {hardware_description(device, args.threads, args.workers)}")
+    if state.step < args.steps:  # an export-only session trains nowhere
+        log(MODEL_NAME, f"training on {hardware_description(device, args.threads, args.workers)}")
     _train(state, sampler, val_pairs, args, best_path)
 
     if args.export:
@@ -402,19 +404,18 @@ def main(argv: list[str] | None = None) -> int:
                              "0-6 stops under, darktable noise, 8-bit, JPEG 75-95; target: the fixed "
                              "photographic rendering of the clean capture)",
             "steps": int(state.extra.get("best_step", state.step)),
-            "training_time": f"{state.elapsed / 60:.0f} min on "
-                             f"{hardware_description(device, args.threads, args.workers)} "
-                             f"({state.step} steps run; the last session's hardware)",
+            "training_time": f"{state.elapsed / 60:.0f} min ({state.step} steps run) on {trained_on(MODEL_NAME)}",
             "validation": comparison,
             "notes": (
                 f"T = {args.recursions} recursions (paper: 4), widths 12/24/48 on the 2x2-unshuffled image, "
                 "later recursions share one band network; input opened by lhe.shadow_lift before the network. "
                 f"Loss: SSIM at 1, 1/2, 1/4 scale (lambda {args.lambdas[0]}, {args.lambdas[1]}), each plus "
-                f"{args.l1} x L1. Best weights by night-validation PSNR. Command: python -m lhe_training.train "
-                f"band-recursive {' '.join(argv or [])}; batch {args.batch}, patch {args.patch}, Adam lr {args.lr} "
-                f"cosine, seed {args.seed}."
+                f"{args.l1} x L1. Best weights by night-validation PSNR. Batch {args.batch}, patch {args.patch}, "
+                f"Adam lr {args.lr} with warm-up and cosine decay over --steps, seed {args.seed}, "
+                f"{'fine-tuned from ' + str(args.init) if args.init else 'from scratch'}; the options of "
+                "every session of this run (from train.log) in extra.sessions."
             ),
-            "extra": {"args": json.loads(json.dumps(vars(args), default=str))},
+            "extra": {"args": json.loads(json.dumps(vars(args), default=str)), "sessions": run_sessions(MODEL_NAME)},
         }
         path = export_checkpoint(model, MODEL_NAME, card)
         log(MODEL_NAME, f"exported {path}")

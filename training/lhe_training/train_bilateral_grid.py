@@ -146,15 +146,6 @@ def _validate(model, pairs) -> float:
     return float(np.mean(scores))
 
 
-def _sessions() -> list[str]:
-    """The start lines of every session of the run (options, resume step), from train.log."""
-    from lhe_training.common import run_dir
-
-    path = run_dir(MODEL_NAME) / "train.log"
-    lines = path.read_text().splitlines() if path.is_file() else []
-    return [line for line in lines if " new run: " in line or " resumed at step " in line]
-
-
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m lhe_training.train bilateral-grid",
                                      description=__doc__.split("\n")[0])
@@ -184,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from lhe.models.registry import create_model
     from lhe_training.common import (BatchStream, TrainState, export_checkpoint, hardware_description, log,
+                                     run_sessions, trained_on,
                                      resolve_device, run_dir, seed_everything)
     from lhe_training.night import make_night_validation_set
 
@@ -205,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
             padded[:, : init["splat.0.weight"].shape[1]] = init["splat.0.weight"]
             init["splat.0.weight"] = padded
         model.load_state_dict(init)
-    log(MODEL_NAME, f"training on {hardware_description(device, args.threads, args.workers)}")
+    if state.step < args.steps:  # an export-only session trains nowhere
+        log(MODEL_NAME, f"training on {hardware_description(device, args.threads, args.workers)}")
     sampler = Sampler(args.patch, args.hdr_fraction, rng)
     val_pairs = make_night_validation_set(profiles=sampler.profiles)
     uniform_pairs = make_validation_set(profiles=sampler.profiles)
@@ -275,9 +268,7 @@ def main(argv: list[str] | None = None) -> int:
                              "0-6 stops under, darktable noise, 8-bit, JPEG 75-95; target: the fixed "
                              "photographic rendering of the clean capture, lhe.shadow_lift)",
             "steps": int(state.extra.get("best_step", state.step)),
-            "training_time": f"{state.elapsed / 60:.0f} min on "
-                             f"{hardware_description(device, args.threads, args.workers)} "
-                             f"({state.step} steps run; the last session's hardware)",
+            "training_time": f"{state.elapsed / 60:.0f} min ({state.step} steps run) on {trained_on(MODEL_NAME)}",
             "validation": {"night_val_psnr_512px": round(state.best, 3),
                            "uniform_val_psnr_512px": round(state.extra.get("best_uniform", float("nan")), 3)},
             "notes": f"fine-tuned from --init {args.init}; the low-resolution network also reads the "
@@ -285,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"batch {args.batch}, patch {args.patch}, Adam lr {args.lr} with cosine decay over "
                      f"--steps, L2 loss at full patch resolution, seed {args.seed}; sessions of this run "
                      "(from train.log) in extra.sessions",
-            "extra": {"args": json.loads(json.dumps(vars(args))), "sessions": _sessions()},
+            "extra": {"args": json.loads(json.dumps(vars(args))), "sessions": run_sessions(MODEL_NAME)},
         }
         path = export_checkpoint(model, MODEL_NAME, card)
         log(MODEL_NAME, f"exported {path}")
