@@ -2,8 +2,9 @@
 
 One program handles ``BLOCK`` pixels of the flattened ``(N, H, W)`` image: it loads the pixel's
 colour, computes the HDRNet guide in registers (or reads a given guide), gathers the 8 grid
-cells around ``(x, y, guide)`` for each of the 12 affine coefficients (the grid is small and
-stays in cache), applies the matrix and stores the 3 output channels. Full-resolution traffic is
+cells around ``(x, y, guide)`` (the grid is small and stays in cache; it is laid out cells-last,
+so each output channel's 4 coefficients of a cell are one 16-byte vector read), applies the
+matrix and stores the 3 output channels. Full-resolution traffic is
 therefore 12 bytes read and 12 bytes written per pixel in float32, and the ``(N, 12, H, W)``
 coefficients never exist. Arithmetic is float32 whatever the storage dtype.
 
@@ -98,15 +99,18 @@ def _slice_apply_kernel(
     x0, x1, fx = _corner((x.to(tl.float32) + 0.5) * grid_w / width - 0.5, grid_w)
     y0, y1, fy = _corner((y.to(tl.float32) + 0.5) * grid_h / height - 0.5, grid_h)
     z0, z1, fz = _corner(level * depth - 0.5, depth)
-    # Offsets of the 8 surrounding cells inside one (D, GH, GW) coefficient volume.
-    o000 = (z0 * grid_h + y0) * grid_w + x0
-    o001 = (z0 * grid_h + y0) * grid_w + x1
-    o010 = (z0 * grid_h + y1) * grid_w + x0
-    o011 = (z0 * grid_h + y1) * grid_w + x1
-    o100 = (z1 * grid_h + y0) * grid_w + x0
-    o101 = (z1 * grid_h + y0) * grid_w + x1
-    o110 = (z1 * grid_h + y1) * grid_w + x0
-    o111 = (z1 * grid_h + y1) * grid_w + x1
+    # The grid is cells-last, (N, D, GH, GW, 12): one output channel's 4 coefficients of a cell
+    # are 16 contiguous bytes, read as one vector per pixel.
+    j = tl.arange(0, 4)
+    cells = (grid_ptr + n * 12 * depth * grid_h * grid_w)[:, None]
+    c000 = ((z0 * grid_h + y0) * grid_w + x0) * 12
+    c001 = ((z0 * grid_h + y0) * grid_w + x1) * 12
+    c010 = ((z0 * grid_h + y1) * grid_w + x0) * 12
+    c011 = ((z0 * grid_h + y1) * grid_w + x1) * 12
+    c100 = ((z1 * grid_h + y0) * grid_w + x0) * 12
+    c101 = ((z1 * grid_h + y0) * grid_w + x1) * 12
+    c110 = ((z1 * grid_h + y1) * grid_w + x0) * 12
+    c111 = ((z1 * grid_h + y1) * grid_w + x1) * 12
     w000 = (1.0 - fz) * (1.0 - fy) * (1.0 - fx)
     w001 = (1.0 - fz) * (1.0 - fy) * fx
     w010 = (1.0 - fz) * fy * (1.0 - fx)
@@ -115,30 +119,22 @@ def _slice_apply_kernel(
     w101 = fz * (1.0 - fy) * fx
     w110 = fz * fy * (1.0 - fx)
     w111 = fz * fy * fx
-
-    volume = depth * grid_h * grid_w
+    m2 = mask[:, None]
+    colour = tl.where(j[None, :] == 0, r[:, None],
+                      tl.where(j[None, :] == 1, g[:, None], tl.where(j[None, :] == 2, b[:, None], 1.0)))
     for c in tl.static_range(3):
-        acc = tl.zeros_like(r)
-        for j in tl.static_range(4):
-            cell = grid_ptr + (n * 12 + 4 * c + j) * volume
-            a = (
-                w000 * tl.load(cell + o000, mask=mask, other=0.0).to(tl.float32)
-                + w001 * tl.load(cell + o001, mask=mask, other=0.0).to(tl.float32)
-                + w010 * tl.load(cell + o010, mask=mask, other=0.0).to(tl.float32)
-                + w011 * tl.load(cell + o011, mask=mask, other=0.0).to(tl.float32)
-                + w100 * tl.load(cell + o100, mask=mask, other=0.0).to(tl.float32)
-                + w101 * tl.load(cell + o101, mask=mask, other=0.0).to(tl.float32)
-                + w110 * tl.load(cell + o110, mask=mask, other=0.0).to(tl.float32)
-                + w111 * tl.load(cell + o111, mask=mask, other=0.0).to(tl.float32)
-            )
-            if j == 0:
-                acc += a * r
-            elif j == 1:
-                acc += a * g
-            elif j == 2:
-                acc += a * b
-            else:
-                acc += a
+        k = (4 * c + j)[None, :]
+        a = (
+            w000[:, None] * tl.load(cells + c000[:, None] + k, mask=m2, other=0.0).to(tl.float32)
+            + w001[:, None] * tl.load(cells + c001[:, None] + k, mask=m2, other=0.0).to(tl.float32)
+            + w010[:, None] * tl.load(cells + c010[:, None] + k, mask=m2, other=0.0).to(tl.float32)
+            + w011[:, None] * tl.load(cells + c011[:, None] + k, mask=m2, other=0.0).to(tl.float32)
+            + w100[:, None] * tl.load(cells + c100[:, None] + k, mask=m2, other=0.0).to(tl.float32)
+            + w101[:, None] * tl.load(cells + c101[:, None] + k, mask=m2, other=0.0).to(tl.float32)
+            + w110[:, None] * tl.load(cells + c110[:, None] + k, mask=m2, other=0.0).to(tl.float32)
+            + w111[:, None] * tl.load(cells + c111[:, None] + k, mask=m2, other=0.0).to(tl.float32)
+        )
+        acc = tl.sum(a * colour, axis=1)
         tl.store(out_ptr + n * 3 * plane + c * plane + p, acc.to(out_ptr.dtype.element_ty), mask=mask)
 
 
@@ -148,7 +144,7 @@ def _launch(grid: torch.Tensor, image: torch.Tensor, guide: torch.Tensor | None,
             f"The 'triton' slicing backend takes CUDA tensors, got {image.device}; use backend='auto', "
             "or set TRITON_INTERPRET=1 before importing triton to run it in the interpreter"
         )
-    grid = grid.detach().contiguous()
+    grid = grid.detach().permute(0, 2, 3, 4, 1).contiguous()  # cells-last: (N, D, GH, GW, 12)
     image = image.detach().contiguous()
     out = torch.empty_like(image)
     n, _, height, width = image.shape
@@ -183,9 +179,9 @@ def _launch(grid: torch.Tensor, image: torch.Tensor, guide: torch.Tensor | None,
         height * width,
         height,
         width,
-        grid.shape[3],
-        grid.shape[4],
         grid.shape[2],
+        grid.shape[3],
+        grid.shape[1],
         N_KNOTS=n_knots,
         USE_GUIDE=params is None,
         BLOCK_SIZE=block,
