@@ -16,7 +16,7 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ __all__ = [
     "export_checkpoint",
     "step_batch",
     "BatchStream",
+    "run_steps",
     "resolve_device",
     "hardware_description",
     "run_sessions",
@@ -296,6 +297,45 @@ class BatchStream:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def run_steps(state: TrainState, sampler: Any, args: Any, *, learning_rate: Callable[[int], float],
+              train_step: Callable[[Any, Any], Any], validate: Callable[[], None]) -> None:
+    """The training loop both enhancer scripts share: steps ``state.step`` … ``args.steps − 1``.
+
+    Each step's batch comes from :class:`BatchStream` (``args.seed``, ``args.batch``,
+    ``args.workers``) and goes to the model's device; the optimizer's learning rate is set to
+    ``learning_rate(step)``; ``train_step(inputs, targets)`` does the forward, backward and optimizer
+    step and returns the loss tensor. Every ``args.save_every`` steps the mean loss is logged and
+    the state saved; every ``args.val_every`` steps (and at the last) ``validate()`` runs.
+    ``args.minutes`` (or None) stops the session early.
+    """
+    import torch
+
+    device = next(state.model.parameters()).device
+    start = time.monotonic()
+    session_elapsed = state.elapsed
+    running: list[float] = []
+    # the batch of step s depends only on (seed, s): inline or from workers, resumed or not
+    with BatchStream(sampler, args.seed, args.batch, state.step, args.steps, workers=args.workers) as stream:
+        for _, inputs, targets in stream:
+            if args.minutes is not None and time.monotonic() - start > 60 * args.minutes:
+                log(state.name, f"time limit of {args.minutes} min reached at step {state.step}")
+                break
+            lr = learning_rate(state.step)
+            for group in state.optimizer.param_groups:
+                group["lr"] = lr
+            loss = train_step(torch.from_numpy(inputs).to(device), torch.from_numpy(targets).to(device))
+            state.step += 1
+            state.elapsed = session_elapsed + time.monotonic() - start
+            running.append(loss.item())
+            if state.step % args.save_every == 0:
+                log(state.name, f"step {state.step} loss {np.mean(running):.5f} lr {lr:.2e} "
+                                f"elapsed {state.elapsed / 60:.1f} min")
+                running = []
+                state.save()
+            if state.step % args.val_every == 0 or state.step == args.steps:
+                validate()
 
 
 def resolve_device(name: str) -> Any:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -284,50 +283,35 @@ def _train(state: Any, sampler: _Sampler, val_pairs: list, args: argparse.Namesp
     from safetensors.torch import save_file
 
     from lhe.models.band_recursive import whole_image_lift
-    from lhe_training.common import BatchStream, log
+    from lhe_training.common import log, run_steps
 
     model = state.model
-    device = next(model.parameters()).device
-    start = time.monotonic()
-    session_elapsed = state.elapsed
-    running: list[float] = []
-    # the batch of step s depends only on (seed, s): inline or from workers, resumed or not
-    with BatchStream(sampler, args.seed, args.batch, state.step, args.steps, workers=args.workers) as stream:
-        for _, inputs, targets in stream:
-            if args.minutes is not None and time.monotonic() - start > 60 * args.minutes:
-                log(MODEL_NAME, f"time limit of {args.minutes} min reached at step {state.step}")
-                break
-            lr = _cosine(state.step, args.steps, args.lr)
-            for group in state.optimizer.param_groups:
-                group["lr"] = lr
-            inputs, targets = torch.from_numpy(inputs).to(device), torch.from_numpy(targets).to(device)
-            lift = torch.nn.functional.interpolate(whole_image_lift(inputs), size=inputs.shape[-2:],
-                                                   mode="bilinear", align_corners=False)
-            _, images = model.stage1(inputs, lift)
-            loss = stage1_loss(tuple(images), targets, tuple(args.lambdas), args.l1)
-            state.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            state.optimizer.step()
-            state.step += 1
-            state.elapsed = session_elapsed + time.monotonic() - start
-            running.append(loss.item())
-            if state.step % args.save_every == 0:
-                log(MODEL_NAME, f"step {state.step} loss {np.mean(running):.5f} lr {lr:.2e} "
-                                f"elapsed {state.elapsed / 60:.1f} min")
-                running = []
-                state.save()
-            if state.step % args.val_every == 0 or state.step == args.steps:
-                scores = score_on_validation(model, val_pairs)
-                improved = scores["psnr"] > state.best
-                if improved:
-                    state.best = scores["psnr"]
-                    state.extra["best_step"] = state.step
-                    state.extra["best_scores"] = scores
-                    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(best_path))
-                log(MODEL_NAME, f"step {state.step} val {json.dumps({k: round(v, 4) for k, v in scores.items()})}"
-                                f"{' (saved)' if improved else ''}")
-                state.save()
+
+    def train_step(inputs, targets):
+        lift = torch.nn.functional.interpolate(whole_image_lift(inputs), size=inputs.shape[-2:],
+                                               mode="bilinear", align_corners=False)
+        _, images = model.stage1(inputs, lift)
+        loss = stage1_loss(tuple(images), targets, tuple(args.lambdas), args.l1)
+        state.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        state.optimizer.step()
+        return loss
+
+    def validate() -> None:
+        scores = score_on_validation(model, val_pairs)
+        improved = scores["psnr"] > state.best
+        if improved:
+            state.best = scores["psnr"]
+            state.extra["best_step"] = state.step
+            state.extra["best_scores"] = scores
+            save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(best_path))
+        log(MODEL_NAME, f"step {state.step} val {json.dumps({k: round(v, 4) for k, v in scores.items()})}"
+                        f"{' (saved)' if improved else ''}")
+        state.save()
+
+    run_steps(state, sampler, args, train_step=train_step, validate=validate,
+              learning_rate=lambda step: _cosine(step, args.steps, args.lr))
     state.save()
 
 
@@ -355,8 +339,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from lhe.models.registry import create_model
     from lhe_training.common import (TrainState, export_checkpoint, hardware_description, log, resolve_device,
-                                     run_sessions, trained_on,
-                                     run_dir, seed_everything)
+                                     run_dir, run_sessions, seed_everything, trained_on)
     from lhe_training.night import make_night_validation_set
 
     args = _parse(argv)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
 
 import numpy as np
 
@@ -174,9 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     from safetensors.torch import load_file, save_file
 
     from lhe.models.registry import create_model
-    from lhe_training.common import (BatchStream, TrainState, export_checkpoint, hardware_description, log,
-                                     run_sessions, trained_on,
-                                     resolve_device, run_dir, seed_everything)
+    from lhe_training.common import (TrainState, export_checkpoint, hardware_description, log, resolve_device,
+                                     run_dir, run_sessions, run_steps, seed_everything, trained_on)
     from lhe_training.night import make_night_validation_set
 
     args = _parse(argv)
@@ -209,9 +207,6 @@ def main(argv: list[str] | None = None) -> int:
         state.best = _validate(model, val_pairs)
         log(MODEL_NAME, f"step 0 val_psnr {state.best:.3f} (initial, near identity)")
 
-    start = time.monotonic()
-    session_start_elapsed = state.elapsed
-    running = []
     def validate() -> None:
         score = _validate(model, val_pairs)
         uniform = _validate(model, uniform_pairs)
@@ -227,30 +222,15 @@ def main(argv: list[str] | None = None) -> int:
                         f"best {state.best:.3f}{' (saved)' if improved else ''}")
         state.save()
 
-    # the batch of step s depends only on (seed, s): inline or from workers, resumed or not
-    with BatchStream(sampler, args.seed, args.batch, state.step, args.steps, workers=args.workers) as stream:
-        for _, inputs, targets in stream:
-            if args.minutes is not None and time.monotonic() - start > 60 * args.minutes:
-                log(MODEL_NAME, f"time limit of {args.minutes} min reached at step {state.step}")
-                break
-            lr = args.lr * 0.5 * (1 + math.cos(math.pi * state.step / args.steps))
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            inputs, targets = torch.from_numpy(inputs).to(device), torch.from_numpy(targets).to(device)
-            loss = torch.mean((model(inputs) - targets) ** 2)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            state.step += 1
-            state.elapsed = session_start_elapsed + time.monotonic() - start
-            running.append(loss.item())
-            if state.step % args.save_every == 0:
-                log(MODEL_NAME, f"step {state.step} loss {np.mean(running):.5f} lr {lr:.2e} "
-                                f"elapsed {state.elapsed / 60:.1f} min")
-                running = []
-                state.save()
-            if state.step % args.val_every == 0 or state.step == args.steps:
-                validate()
+    def train_step(inputs, targets):
+        loss = torch.mean((model(inputs) - targets) ** 2)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    run_steps(state, sampler, args, train_step=train_step, validate=validate,
+              learning_rate=lambda step: args.lr * 0.5 * (1 + math.cos(math.pi * step / args.steps)))
     if state.extra.get("validated_step") != state.step:
         validate()  # the weights a stopped run ends with are candidates too
     state.save()
