@@ -19,8 +19,8 @@ The split is by picture, with a fixed seed, per source (about one picture in fiv
 
 ``python -m lhe_training.sources --pack OUT --long-side 1024`` writes a smaller copy of a built
 folder instead (:func:`pack_dataset`: training photos at long side 1024 and validation photos
-at 512 as lossless WebP, the rest unchanged), small
-enough to carry to a training machine; point ``LHE_DATA`` at it.
+at 512 as lossless WebP, the rest unchanged), small enough to carry to a training machine;
+point ``LHE_DATA`` at it.
 """
 
 from __future__ import annotations
@@ -420,9 +420,10 @@ def pack_dataset(out: Path, long_side: int = 1024, root: Path | None = None, ima
     """Write a smaller copy of a built data folder to ``out`` (e.g. to carry to another machine).
 
     Every training photograph is downscaled by :func:`read_photo_uint8` (Lanczos, long side at
-    most ``long_side``; validation photographs to ``val_long_side``), the function the training samplers read photos with, and stored losslessly
-    (WebP lossless by default, about a third smaller than PNG; or PNG); the HDR images, noise profiles and licence files are copied as they are. The
-    manifest keeps every entry and field, with ``file``, ``sha256`` and ``stored_size`` of the
+    most ``long_side``; validation photographs to ``val_long_side``), the function the training
+    samplers read photos with, and stored losslessly (WebP lossless by default, about a third
+    smaller than PNG; or PNG); the HDR images, noise profiles and licence files are copied as they
+    are. The manifest keeps every entry and field, with ``file``, ``sha256`` and ``stored_size`` of the
     new photo files, plus ``packed_from`` (the original file and sha256) and a top-level
     ``packed`` note.
 
@@ -480,8 +481,9 @@ def pack_dataset(out: Path, long_side: int = 1024, root: Path | None = None, ima
     if (root / "licences").is_dir():
         shutil.copytree(root / "licences", out / "licences", dirs_exist_ok=True)
     manifest = dict(manifest, files=files,
-                    packed=f"pack_dataset(long_side={long_side}, val_long_side={val_long_side}): photos downscaled by read_photo_uint8 "
-                           f"and stored as lossless {image_format.upper()}; HDR images and noise profiles copied unchanged")
+                    packed=f"pack_dataset(long_side={long_side}, val_long_side={val_long_side}): photos "
+                           f"downscaled by read_photo_uint8 and stored as lossless {image_format.upper()}; "
+                           "HDR images and noise profiles copied unchanged")
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 
