@@ -14,6 +14,9 @@ from lhe.shadow_lift import (
     KEY_LOG2,
     KEY_WEIGHT,
     KNEE,
+    LOCAL_RANGE,
+    LOCAL_WEIGHT,
+    MID_LOG2,
     exposure_deficit,
     lift_map,
     protect_highlights,
@@ -96,6 +99,27 @@ class TestLiftMap:
         linear[40:56, 40:56] = 1.0  # a lamp at white
         lift = lift_map(small_log_luminance(linear_to_srgb(linear)))
         assert lift[lift.shape[0] // 2, lift.shape[1] // 2] < 0.5 * lift[5, 5]
+
+
+    @pytest.mark.parametrize("bright, dark", [(-3.0, -9.0), (-5.0, -9.0)])
+    def test_dark_side_of_an_opened_scene_gets_its_local_lift(self, bright, dark):
+        # A lit street beside a dark park, both under-exposed: the park (far from the edge, so
+        # its base layer is its own level) gets the whole-picture lift plus LOCAL_WEIGHT[1] of
+        # its remaining distance to MID_LOG2[1].
+        log_lum = np.full((64, 64), bright)
+        log_lum[:, 32:] = dark
+        deficit = exposure_deficit(log_lum)
+        assert deficit >= 2 * DEAD_ZONE
+        local = LOCAL_WEIGHT[1] * np.clip(MID_LOG2[1] - (dark + deficit), 0.0, LOCAL_RANGE)
+        assert local > 0.5
+        assert lift_map(log_lum)[32, 56] == pytest.approx(deficit + local, abs=0.05)
+
+    def test_deep_shadow_of_a_photo_left_alone_gets_a_little(self):
+        log_lum = np.full((64, 64), BRIGHT_LOG2 - 0.2)
+        log_lum[:, 48:] = -8.0  # a deep shadow in a well-exposed photo
+        lift = lift_map(log_lum)
+        assert lift[32, 8] == 0.0
+        assert lift[32, 60] == pytest.approx(LOCAL_WEIGHT[0] * (MID_LOG2[0] + 8.0), abs=0.05)
 
 
 class TestExposureDeficit:
