@@ -131,6 +131,27 @@ class TestMergeOptionsAndBadInput:
         assert result.exit_code == 2 and "--fuse" in result.output and "Traceback" not in result.output
         assert not (tmp_path / "x.exr").exists()
 
+    def test_no_refine_exposures_keeps_the_given_times(self, tmp_path, scene):
+        from lhe import api
+        from lhe.color import linear_to_srgb
+
+        # Given times 1/60, 1/15, 1/4 s; the short frame was really exposed 0.08 stop longer.
+        true = [2**0.08 / 60, 1 / 15, 1 / 4]
+        paths = []
+        for index, t in enumerate(true):
+            paths.append(str(tmp_path / f"f{index}.png"))
+            write_image(Image(np.clip(linear_to_srgb(np.clip(scene * t * 3, 0, 1)), 0, 1).astype(np.float32), linear=False), paths[-1])
+        outputs = {}
+        for flag in ("--refine-exposures", "--no-refine-exposures"):
+            target = tmp_path / f"{flag}.exr"
+            result = invoke("merge-exposures", *paths, "--times", "1/60,1/15,1/4", "--response", "srgb", flag, "-o", str(target))
+            assert result.exit_code == 0, result.output
+            outputs[flag] = read_image(target).pixels
+        given = api.merge_exposures([read_image(p) for p in paths], times=[1 / 60, 1 / 15, 1 / 4], response="srgb",
+                                    refine_exposures=False).pixels
+        assert np.allclose(outputs["--no-refine-exposures"], given, rtol=1e-3)
+        assert not np.allclose(outputs["--refine-exposures"], given, rtol=1e-3)
+
     def test_unknown_align_model(self, tmp_path, bracket):
         result = invoke("merge-exposures", *bracket, "--align-model", "affine", "-o", str(tmp_path / "x.exr"))
         assert result.exit_code == 2 and "euclidean, homography, translation" in result.output

@@ -384,6 +384,7 @@ def merge_exposures(
     fuse: bool = False,
     align_model: str = "euclidean",
     fusion_weights: dict[str, float] | None = None,
+    refine_exposures: bool = True,
 ) -> Image:
     """Merge a bracketed set into one linear HDR image (or fuse it into an LDR picture).
 
@@ -405,6 +406,8 @@ def merge_exposures(
         fusion_weights: with ``fuse``, enfuse-style weights: any of ``exposure_weight``,
             ``saturation_weight``, ``contrast_weight``, ``exposure_optimum``,
             ``exposure_width``.
+        refine_exposures: correct a frame's exposure by up to 0.1 stop where all three
+            channels show the same disagreement with the other frames (rounded shutter speeds).
 
     Returns:
         A linear HDR :class:`Image` in the reference frame's radiance units (1.0 = the
@@ -454,6 +457,7 @@ def merge_exposures(
     hdr, info = merge(
         pixels, relative, response=str(response) if isinstance(response, Path) else response,
         align=align, deghost=deghost, reference=ref, align_model=align_model, return_info=True,
+        refine_exposures=refine_exposures,
     )
     if save_response is not None:
         write_response(info.response, save_response, method=str(response))

@@ -341,6 +341,7 @@ def merge_exposures(
     group_gap: Annotated[Optional[float], typer.Option("--group-gap", help="Start a new bracket when capture times are more than this many seconds apart.")] = None,
     fuse: Annotated[bool, typer.Option("--fuse", help="Write an exposure-fused LDR picture (Mertens) instead of HDR.")] = False,
     align_model: Annotated[str, typer.Option("--align-model", help="translation, euclidean (translation + rotation) or homography.")] = "euclidean",
+    refine_exposures: Annotated[bool, typer.Option("--refine-exposures/--no-refine-exposures", help="Correct a frame's exposure by up to 0.1 stop where all channels agree it is off, e.g. rounded shutter speeds (merge only).")] = True,
     exposure_weight: Annotated[float, typer.Option("--exposure-weight", min=0.0, help="--fuse: weight of well-exposedness (as enfuse).")] = 1.0,
     saturation_weight: Annotated[float, typer.Option("--saturation-weight", min=0.0, help="--fuse: weight of saturation (as enfuse).")] = 0.2,
     contrast_weight: Annotated[float, typer.Option("--contrast-weight", min=0.0, help="--fuse: weight of local contrast (as enfuse).")] = 0.0,
@@ -379,7 +380,7 @@ def merge_exposures(
     _finish(commands.run_merge(
         inputs, output, times=seconds, exposures=stops, response=response, save_response=save_response,
         align=align, deghost=deghost, reference=reference, group=group, group_gap=group_gap, fuse=fuse,
-        align_model=align_model, fusion_weights=weights if fuse else None,
+        align_model=align_model, fusion_weights=weights if fuse else None, refine_exposures=refine_exposures,
         format=format, float32=float32, overwrite=overwrite, recursive=recursive, workers=workers,
         max_pixels=max_pixels, quiet=quiet, json_lines=json_lines, skip_existing=skip_existing,
         max_memory=max_memory, output_profile=output_profile, engine=engine,

@@ -290,7 +290,7 @@ def run_tonemap(inputs, output, *, method, exposure, saturation, gamma, format, 
 def run_merge(inputs, output, *, times, exposures, response, save_response, align, deghost, reference, group,
               group_gap, fuse, format, float32, overwrite, recursive, workers, max_pixels, quiet,
               json_lines, skip_existing=False, max_memory=None, output_profile="srgb", align_model="euclidean",
-              fusion_weights=None, engine="local", address=None) -> batch.Summary:
+              fusion_weights=None, engine="local", address=None, refine_exposures=True) -> batch.Summary:
     from lhe.hdr.align import validate_align_model
 
     runner = _engine(engine, workers=workers, address=address, gpus_per_worker=None, device="cpu", inputs=inputs,
@@ -337,7 +337,7 @@ def run_merge(inputs, output, *, times, exposures, response, save_response, alig
     operation = functools.partial(
         _merge_images, times=times, exposures=exposures, response=response, save_response=save_response,
         align=align, deghost=deghost, reference=reference, fuse=fuse, align_model=align_model,
-        fusion_weights=fusion_weights,
+        fusion_weights=fusion_weights, refine_exposures=refine_exposures,
     )
     pipeline = Pipeline(operation, format, stdout_format, {"float32": float32, "output_profile": output_profile if fuse else "srgb"},
                         overwrite, (narrow * frames_most, wide * frames_most), max_pixels, max_memory,

@@ -46,7 +46,8 @@ class TestMergeExposures:
         frames, exposures = bracket
         hdr, info = merge_exposures(frames, exposures, return_info=True)
         assert isinstance(info, MergeInfo) and info.response.shape == (256, 3)
-        assert info.reference == 1 and info.exposures == [0.25, 1.0, 4.0]
+        assert info.reference == 1
+        assert info.exposures == pytest.approx([0.25, 1.0, 4.0], rel=2e-3)  # exact times: refinement moves < 0.003 stop
         assert log_error(hdr, scene, remove_scale=True) < 0.06
 
     def test_output_is_in_reference_units(self, scene, bracket):
@@ -211,3 +212,48 @@ class TestRadianceFloor:
         assert (hdr > 0).all()
         floats = [np.zeros((8, 8, 3), np.float32), np.full((8, 8, 3), 0.01, np.float32)]
         assert (merge_exposures(floats, [1, 4], response="srgb") > 0).all()
+
+
+class TestRefineExposures:
+    """Nominal exposure times a fraction of a stop off (rounded phone shutter speeds) are put
+    right; a disagreement that comes from a wrong response curve is left alone."""
+
+    def frames(self, scene, true):
+        return [encode8(scene * e) for e in true]
+
+    def test_recovers_rounded_exposures_and_lowers_error(self, scene):
+        true = [0.25 * 2**0.08, 1.0, 4.0 * 2**-0.06]
+        frames = self.frames(scene, true)
+        plain = merge_exposures(frames, EXPOSURES, response="srgb", align=False, refine_exposures=False)
+        refined, info = merge_exposures(frames, EXPOSURES, response="srgb", align=False, return_info=True)
+        stops = np.log2(np.asarray(info.exposures) / np.asarray(true))
+        assert np.abs(stops).max() < 0.01  # both frames put right, to 0.01 stop
+        assert log_error(refined, scene) < log_error(plain, scene)
+
+    def test_exact_exposures_stay_put_and_corrections_are_capped(self, scene):
+        from lhe.hdr.merge import refine_exposure_ratios
+        from lhe.hdr.response import response_srgb
+
+        frames = self.frames(scene, EXPOSURES)
+        _, info = merge_exposures(frames, EXPOSURES, response="srgb", align=False, return_info=True)
+        assert np.abs(np.log2(np.asarray(info.exposures) / np.asarray(EXPOSURES))).max() < 0.01
+        far = self.frames(scene, [0.25 * 2, 1.0, 4.0])  # a whole stop off: capped at 0.1 stop
+        keep = [np.ones(f.shape[:2], bool) for f in far]
+        refined = refine_exposure_ratios(far, keep, response_srgb(), EXPOSURES, 1)
+        assert np.isclose(np.log2(refined[0] / 0.25), 0.1)
+        assert refined[1] == 1.0
+
+    def test_wrong_response_is_not_taken_for_an_exposure_error(self, scene):
+        from lhe.hdr.merge import refine_exposure_ratios
+        from lhe.hdr.response import response_srgb
+
+        frames = self.frames(scene, EXPOSURES)  # exact times
+        wrong = response_srgb() ** np.array([1.1, 1.2, 1.3])  # each channel's curve off by a different amount
+        keep = [np.ones(f.shape[:2], bool) for f in frames]
+        # The frames' overall disagreement looks like an exposure error of more than the cap ...
+        ungated = refine_exposure_ratios(frames, keep, wrong, EXPOSURES, 1, agreement_stops=np.inf)
+        assert np.abs(np.log2(ungated / np.asarray(EXPOSURES))).max() == pytest.approx(0.1)
+        # ... but the channels disagree with each other, so nothing is corrected.
+        assert refine_exposure_ratios(frames, keep, wrong, EXPOSURES, 1).tolist() == EXPOSURES
+        _, info = merge_exposures(frames, EXPOSURES, response=wrong, align=False, return_info=True)
+        assert info.exposures == EXPOSURES
